@@ -173,12 +173,35 @@ impl SpotCalendar {
         }
     }
 
-    /// Removes spans that ended at or before `t`, returning their ids.
-    pub fn prune_ended(&mut self, t: Micros) -> Vec<ReservationId> {
-        // Sorted by end too: the ended ones are a prefix.
-        let n = self.spans.partition_point(|&(_, end)| end <= t);
-        self.spans.drain(..n);
-        self.meta.drain(..n).map(|m| m.id).collect()
+    fn confirmed(&self, i: usize) -> bool {
+        self.meta[i].expires == NEVER
+    }
+
+    /// The end of the last confirmed span starting before `start` and the start of
+    /// the first confirmed span starting after it (a span starting exactly at
+    /// `start` is ignored), for the gap index.
+    pub fn confirmed_neighbours(&self, start: Micros) -> (Option<Micros>, Option<Micros>) {
+        let at = self.first_starting_at_or_after(start);
+        let prev = (0..at)
+            .rev()
+            .find(|&i| self.confirmed(i))
+            .map(|i| self.spans[i].1);
+        let from = if at < self.spans.len() && self.spans[at].0 == start {
+            at + 1
+        } else {
+            at
+        };
+        let next = (from..self.spans.len())
+            .find(|&i| self.confirmed(i))
+            .map(|i| self.spans[i].0);
+        (prev, next)
+    }
+
+    /// Start of the first and end of the last confirmed span.
+    pub fn confirmed_bounds(&self) -> Option<(Micros, Micros)> {
+        let first = (0..self.spans.len()).find(|&i| self.confirmed(i))?;
+        let last = (0..self.spans.len()).rev().find(|&i| self.confirmed(i))?;
+        Some((self.spans[first].0, self.spans[last].1))
     }
 
     /// The ids in start order.
@@ -257,12 +280,11 @@ mod tests {
     }
 
     #[test]
-    fn remove_and_prune() {
+    fn remove_finds_a_span_by_id_and_start() {
         let mut c = cal(&[(10, 20), (30, 40), (50, 60)]);
         assert!(!c.remove(id(1), 31), "wrong start");
         assert!(!c.remove(id(0), 30), "wrong id");
         assert!(c.remove(id(1), 30));
-        assert_eq!(c.prune_ended(20), vec![id(0)]);
-        assert_eq!(c.ids(), vec![id(2)]);
+        assert_eq!(c.ids(), vec![id(0), id(2)]);
     }
 }

@@ -6,6 +6,7 @@
 //! turnover buffer kept free between them.
 
 mod calendar;
+mod gaps;
 mod inventory;
 
 pub use inventory::{Booked, BookingError, BookingRequest, LotInventory, SpotChoice, SpotError};
