@@ -28,7 +28,7 @@
 //!     (hbf, GeoPoint::new(51.0406, 13.7320)?),
 //! ]);
 //! let here = GeoPoint::new(51.0493, 13.7381)?;
-//! let hits = index.within(here, Radius::new(1_000.0)?);
+//! let hits = index.within(here, Radius::new(1_500.0)?);
 //! assert_eq!(hits.len(), 2);
 //! assert_eq!(hits[0].lot_id, altmarkt);
 //! let cheap = index.search(here, Radius::new(2_000.0)?, 1, |hit| hit.lot_id == hbf);
