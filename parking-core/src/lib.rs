@@ -9,6 +9,8 @@
 //!   lifecycle.
 //! - [`conflict`] — per-spot calendars of blocking intervals and the lot
 //!   inventory over them: conflict checks, best-fit allocation, availability.
+//! - [`spatial`] — an R-tree over lot locations on the unit sphere: within a
+//!   radius, k-nearest and lazily filtered search, exact by great-circle distance.
 //! - [`events`] — domain events as plain data.
 //!
 //! Times are UTC instants; intervals are half-open `[start, end)`; money is integer
@@ -17,3 +19,4 @@
 pub mod conflict;
 pub mod events;
 pub mod model;
+pub mod spatial;
