@@ -9,6 +9,8 @@
 //!   lifecycle.
 //! - [`conflict`] — per-spot calendars of blocking intervals and the lot
 //!   inventory over them: conflict checks, best-fit allocation, availability.
+//! - [`pricing`] — rate cards (bands, kind factors, increments, flat rates, daily
+//!   maximum), demand-responsive adjustment and itemised quotes.
 //! - [`events`] — domain events as plain data.
 //!
 //! Times are UTC instants; intervals are half-open `[start, end)`; money is integer
@@ -17,3 +19,4 @@
 pub mod conflict;
 pub mod events;
 pub mod model;
+pub mod pricing;
