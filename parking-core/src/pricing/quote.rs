@@ -400,3 +400,373 @@ fn cheapest_flat(
         amount,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use chrono::{NaiveDateTime, Weekday};
+    use chrono_tz::Europe::Berlin;
+
+    use super::*;
+    use crate::pricing::{DemandPolicy, FlatRate, RateBand};
+
+    fn hm(h: u32, m: u32) -> NaiveTime {
+        NaiveTime::from_hms_opt(h, m, 0).expect("valid time")
+    }
+
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
+    }
+
+    /// A local wall-clock time in `tz` as a UTC instant.
+    fn local(tz: Tz, d: NaiveDate, h: u32, m: u32) -> DateTime<Utc> {
+        local_to_utc(tz, NaiveDateTime::new(d, hm(h, m)))
+    }
+
+    fn stay(tz: Tz, from: (NaiveDate, u32, u32), to: (NaiveDate, u32, u32)) -> Interval {
+        Interval::new(
+            local(tz, from.0, from.1, from.2),
+            local(tz, to.0, to.1, to.2),
+        )
+        .expect("non-empty stay")
+    }
+
+    /// Base 1.00 €/h; Mon–Fri 08:00–18:00 3.00 €/h; 1-minute increments.
+    fn simple_card() -> RateCard {
+        use Weekday::{Fri, Mon, Thu, Tue, Wed};
+        RateCard {
+            currency: Currency::EUR,
+            base_hourly: 100,
+            bands: vec![RateBand {
+                days: vec![Mon, Tue, Wed, Thu, Fri],
+                start: hm(8, 0),
+                end: hm(18, 0),
+                hourly: 300,
+            }],
+            kind_factors_permille: BTreeMap::new(),
+            increment_minutes: 1,
+            flat_rates: Vec::new(),
+            daily_max: None,
+            demand: None,
+        }
+    }
+
+    const MON: (i32, u32, u32) = (2026, 3, 2);
+
+    fn mon() -> NaiveDate {
+        date(MON.0, MON.1, MON.2)
+    }
+
+    fn priced(card: &RateCard, kind: SpotKind, interval: &Interval, occ: Occupancy) -> Quote {
+        let q = quote(card, Berlin, kind, interval, occ).expect("priced");
+        let sum: i64 = q.lines.iter().map(|l| l.amount.amount).sum();
+        assert_eq!(q.total.amount, sum, "total is the sum of the lines");
+        assert!(q.lines.iter().all(|l| l.amount.currency == card.currency));
+        q
+    }
+
+    fn amounts(q: &Quote) -> Vec<(Option<i64>, i64)> {
+        q.lines
+            .iter()
+            .map(|l| (l.hourly_rate, l.amount.amount))
+            .collect()
+    }
+
+    #[test]
+    fn a_stay_is_split_at_band_boundaries() {
+        let s = stay(Berlin, (mon(), 7, 0), (mon(), 9, 30));
+        let q = priced(&simple_card(), SpotKind::Regular, &s, Occupancy::EMPTY);
+        assert_eq!(amounts(&q), [(Some(100), 100), (Some(300), 450)]);
+        assert_eq!(q.total, Money::new(550, Currency::EUR));
+        assert_eq!(q.lines[1].segment.start(), local(Berlin, mon(), 8, 0));
+        assert!(q.lines.iter().all(|l| l.local_date == mon()));
+    }
+
+    #[test]
+    fn the_kind_factor_scales_the_hourly_rate() {
+        let mut card = simple_card();
+        card.kind_factors_permille.insert(SpotKind::Ev, 1250);
+        let s = stay(Berlin, (mon(), 7, 0), (mon(), 9, 30));
+        let ev = priced(&card, SpotKind::Ev, &s, Occupancy::EMPTY);
+        // 375 €c/h × 1.5 h = 562.5 → 563 (half away from zero).
+        assert_eq!(amounts(&ev), [(Some(125), 125), (Some(375), 563)]);
+        assert_eq!(ev.kind_factor_permille, 1250);
+        let regular = priced(&card, SpotKind::Regular, &s, Occupancy::EMPTY);
+        assert_eq!(regular.total.amount, 550);
+    }
+
+    #[test]
+    fn the_stay_is_rounded_up_to_whole_increments() {
+        let mut card = simple_card();
+        card.increment_minutes = 15;
+        let s = stay(Berlin, (mon(), 8, 0), (mon(), 9, 1));
+        let q = priced(&card, SpotKind::Regular, &s, Occupancy::EMPTY);
+        assert_eq!(q.billed.end(), local(Berlin, mon(), 9, 15));
+        assert_eq!(q.total.amount, 375);
+        let exact = stay(Berlin, (mon(), 8, 0), (mon(), 9, 0));
+        let q = priced(&card, SpotKind::Regular, &exact, Occupancy::EMPTY);
+        assert_eq!(q.billed, exact);
+        assert_eq!(q.total.amount, 300);
+    }
+
+    #[test]
+    fn adjacent_pieces_at_the_same_rate_merge_into_one_line() {
+        let mut card = simple_card();
+        card.bands.push(RateBand {
+            days: vec![Weekday::Mon],
+            start: hm(18, 0),
+            end: hm(20, 0),
+            hourly: 300,
+        });
+        let s = stay(Berlin, (mon(), 17, 0), (mon(), 21, 0));
+        let q = priced(&card, SpotKind::Regular, &s, Occupancy::EMPTY);
+        assert_eq!(amounts(&q), [(Some(300), 900), (Some(100), 100)]);
+    }
+
+    #[test]
+    fn early_bird_applies_when_cheaper_and_only_until_exit_by() {
+        let card = RateCard::example_eur();
+        let occ = Occupancy::from_permille(700); // inside the demand band
+        let day = stay(Berlin, (mon(), 8, 0), (mon(), 18, 30));
+        let q = priced(&card, SpotKind::Regular, &day, occ);
+        assert_eq!(q.lines.len(), 1);
+        assert_eq!(
+            q.lines[0].kind,
+            LineKind::FlatRate {
+                name: "early bird".into()
+            }
+        );
+        assert_eq!(q.total.amount, 1200);
+        assert_eq!(q.lines[0].local_date, mon());
+
+        // Leaving after 19:00: time-based, 800 + 2400 + 250 → capped at 24.00 €.
+        let late = stay(Berlin, (mon(), 8, 0), (mon(), 19, 1));
+        let q = priced(&card, SpotKind::Regular, &late, occ);
+        assert_eq!(q.total.amount, 2400);
+        assert_eq!(q.lines.last().map(|l| &l.kind), Some(&LineKind::DailyCap));
+
+        // A short stay stays cheaper than the flat price.
+        let short = stay(Berlin, (mon(), 8, 0), (mon(), 9, 0));
+        let q = priced(&card, SpotKind::Regular, &short, occ);
+        assert_eq!(amounts(&q), [(Some(400), 400)]);
+
+        // EV bays pay the flat price × 1.25.
+        let q = priced(&card, SpotKind::Ev, &day, occ);
+        assert_eq!(q.total.amount, 1500);
+
+        // Entering at 09:00 is too late.
+        let q = priced(
+            &card,
+            SpotKind::Regular,
+            &stay(Berlin, (mon(), 9, 0), (mon(), 18, 0)),
+            occ,
+        );
+        assert!(
+            q.lines
+                .iter()
+                .all(|l| !matches!(l.kind, LineKind::FlatRate { .. }))
+        );
+    }
+
+    #[test]
+    fn evening_flat_crosses_midnight() {
+        let card = RateCard::example_eur();
+        let occ = Occupancy::from_permille(700);
+        let (tue, wed) = (date(2026, 3, 3), date(2026, 3, 4));
+        let q = priced(
+            &card,
+            SpotKind::Regular,
+            &stay(Berlin, (tue, 20, 0), (wed, 5, 30)),
+            occ,
+        );
+        assert_eq!(
+            q.lines[0].kind,
+            LineKind::FlatRate {
+                name: "evening".into()
+            }
+        );
+        assert_eq!((q.lines.len(), q.total.amount), (1, 600));
+        assert_eq!(q.lines[0].local_date, tue);
+
+        // Past 06:00 the flat no longer applies: 4 h × 2.50 + 6.25 h × 1.50.
+        let q = priced(
+            &card,
+            SpotKind::Regular,
+            &stay(Berlin, (tue, 20, 0), (wed, 6, 15)),
+            occ,
+        );
+        assert_eq!(amounts(&q), [(Some(250), 1000), (Some(150), 938)]);
+        assert_eq!(q.lines[0].local_date, tue);
+        assert_eq!(q.lines[1].local_date, wed);
+    }
+
+    #[test]
+    fn daily_cap_applies_per_local_day_of_a_three_day_stay() {
+        let mut card = simple_card();
+        card.daily_max = Some(2000);
+        let thu = date(2026, 3, 5);
+        let q = priced(
+            &card,
+            SpotKind::Regular,
+            &stay(Berlin, (mon(), 12, 0), (thu, 10, 0)),
+            Occupancy::EMPTY,
+        );
+        // Mon 1800 + 600 → 2000; Tue and Wed 800 + 3000 + 600 → 2000; Thu 800 + 600.
+        assert_eq!(q.total.amount, 2000 * 3 + 1400);
+        let caps: Vec<(NaiveDate, i64)> = q
+            .lines
+            .iter()
+            .filter(|l| l.kind == LineKind::DailyCap)
+            .map(|l| (l.local_date, l.amount.amount))
+            .collect();
+        assert_eq!(
+            caps,
+            [
+                (mon(), -400),
+                (date(2026, 3, 3), -2400),
+                (date(2026, 3, 4), -2400)
+            ]
+        );
+        // Kind factors scale the cap too.
+        card.kind_factors_permille.insert(SpotKind::Motorcycle, 500);
+        let q = priced(
+            &card,
+            SpotKind::Motorcycle,
+            &stay(Berlin, (mon(), 0, 0), (date(2026, 3, 3), 0, 0)),
+            Occupancy::EMPTY,
+        );
+        assert_eq!(q.total.amount, 1000);
+    }
+
+    #[test]
+    fn demand_moves_hourly_rates_within_floor_and_ceiling() {
+        let mut card = simple_card();
+        card.demand = Some(DemandPolicy {
+            target_low_pct: 60,
+            target_high_pct: 80,
+            step_pct: 10,
+            floor_permille: 900,
+            ceiling_permille: 2000,
+        });
+        let hour = stay(Berlin, (mon(), 9, 0), (mon(), 10, 0));
+        let at = |occ| priced(&card, SpotKind::Regular, &hour, occ);
+        let up = at(Occupancy::from_counts(90, 100));
+        assert_eq!((up.demand_factor_permille, up.total.amount), (1100, 330));
+        let inside = at(Occupancy::from_counts(70, 100));
+        assert_eq!(
+            (inside.demand_factor_permille, inside.total.amount),
+            (1000, 300)
+        );
+        // 50 % is one started width below 60 %; 0 % would be 700 ‰, floored at 900 ‰.
+        let down = at(Occupancy::from_counts(50, 100));
+        assert_eq!((down.demand_factor_permille, down.total.amount), (900, 270));
+        let floored = at(Occupancy::EMPTY);
+        assert_eq!(
+            (floored.demand_factor_permille, floored.total.amount),
+            (900, 270)
+        );
+    }
+
+    #[test]
+    fn demand_does_not_move_flat_prices() {
+        let card = RateCard::example_eur();
+        let day = stay(Berlin, (mon(), 8, 0), (mon(), 18, 30));
+        let q = priced(&card, SpotKind::Regular, &day, Occupancy::FULL);
+        assert_eq!((q.demand_factor_permille, q.total.amount), (1100, 1200));
+    }
+
+    #[test]
+    fn yen_cards_have_no_minor_unit() {
+        let card = RateCard {
+            currency: Currency::JPY,
+            base_hourly: 333,
+            increment_minutes: 10,
+            ..simple_card()
+        };
+        let sat = date(2026, 3, 7);
+        let tokyo = chrono_tz::Asia::Tokyo;
+        let q = quote(
+            &card,
+            tokyo,
+            SpotKind::Regular,
+            &stay(tokyo, (sat, 0, 0), (sat, 0, 25)),
+            Occupancy::EMPTY,
+        )
+        .expect("priced");
+        // Billed 30 min at 333 ¥/h = 166.5 → 167 ¥.
+        assert_eq!(q.total, Money::new(167, Currency::JPY));
+        assert_eq!(q.total.to_string(), "167 JPY");
+    }
+
+    #[test]
+    fn dst_days_are_23_and_25_hours_long() {
+        let mut card = simple_card();
+        card.bands.push(RateBand {
+            days: vec![Weekday::Sun],
+            start: hm(1, 0),
+            end: hm(4, 0),
+            hourly: 300,
+        });
+        let (spring, autumn) = (date(2026, 3, 29), date(2026, 10, 25));
+        let next = |d: NaiveDate| d.succ_opt().expect("valid");
+        let q = priced(
+            &card,
+            SpotKind::Regular,
+            &stay(Berlin, (spring, 0, 0), (next(spring), 0, 0)),
+            Occupancy::EMPTY,
+        );
+        // 01:00–04:00 holds only two real hours (02:00–03:00 does not exist).
+        assert_eq!(
+            amounts(&q),
+            [(Some(100), 100), (Some(300), 600), (Some(100), 2000)]
+        );
+        let q = priced(
+            &card,
+            SpotKind::Regular,
+            &stay(Berlin, (autumn, 0, 0), (next(autumn), 0, 0)),
+            Occupancy::EMPTY,
+        );
+        // 01:00–04:00 holds four real hours (02:00–03:00 happens twice).
+        assert_eq!(
+            amounts(&q),
+            [(Some(100), 100), (Some(300), 1200), (Some(100), 2000)]
+        );
+        assert!(q.lines.iter().all(|l| l.local_date == autumn));
+    }
+
+    #[test]
+    fn an_invalid_card_is_refused() {
+        let mut card = simple_card();
+        card.increment_minutes = 0;
+        let s = stay(Berlin, (mon(), 8, 0), (mon(), 9, 0));
+        let err = quote(&card, Berlin, SpotKind::Regular, &s, Occupancy::EMPTY)
+            .expect_err("invalid card");
+        assert!(matches!(err, PricingError::InvalidCard(e) if e.mentions("increment_minutes")));
+    }
+
+    #[test]
+    fn flat_rate_lists_take_the_cheapest_and_respect_weekdays() {
+        let mut card = simple_card();
+        let flat = |name: &str, price| FlatRate {
+            name: name.into(),
+            days: vec![Weekday::Mon],
+            enter_from: hm(6, 0),
+            enter_until: hm(10, 0),
+            exit_by: hm(20, 0),
+            price,
+        };
+        card.flat_rates = vec![flat("a", 1500), flat("b", 1400), flat("c", 1400)];
+        let s = stay(Berlin, (mon(), 8, 0), (mon(), 17, 0));
+        let q = priced(&card, SpotKind::Regular, &s, Occupancy::EMPTY);
+        assert_eq!(q.lines[0].kind, LineKind::FlatRate { name: "b".into() });
+        let tue = date(2026, 3, 3);
+        let q = priced(
+            &card,
+            SpotKind::Regular,
+            &stay(Berlin, (tue, 8, 0), (tue, 17, 0)),
+            Occupancy::EMPTY,
+        );
+        assert_eq!(q.total.amount, 2700);
+    }
+}
