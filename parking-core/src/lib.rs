@@ -9,6 +9,8 @@
 //!   lifecycle.
 //! - [`conflict`] — per-spot calendars of blocking intervals and the lot
 //!   inventory over them: conflict checks, best-fit allocation, availability.
+//! - [`pricing`] — rate cards (bands, kind factors, increments, flat rates, daily
+//!   maximum), demand-responsive adjustment and itemised quotes.
 //! - [`spatial`] — an R-tree over lot locations on the unit sphere: within a
 //!   radius, k-nearest and lazily filtered search, exact by great-circle distance.
 //! - [`events`] — domain events as plain data.
@@ -19,4 +21,5 @@
 pub mod conflict;
 pub mod events;
 pub mod model;
+pub mod pricing;
 pub mod spatial;
