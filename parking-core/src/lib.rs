@@ -7,6 +7,8 @@
 //! - [`model`] — ids, [`Money`](model::Money), [`Interval`](model::Interval), lots
 //!   with opening hours in their IANA time zone, spots, reservations and their
 //!   lifecycle.
+//! - [`city`] — many lots with inventories, rate cards and the spatial index: search
+//!   with filters (kind free in a window, maximum price) and priced booking.
 //! - [`conflict`] — per-spot calendars of blocking intervals and the lot
 //!   inventory over them: conflict checks, best-fit allocation, availability.
 //! - [`pricing`] — rate cards (bands, kind factors, increments, flat rates, daily
@@ -18,6 +20,7 @@
 //! Times are UTC instants; intervals are half-open `[start, end)`; money is integer
 //! minor units with a currency.
 
+pub mod city;
 pub mod conflict;
 pub mod events;
 pub mod model;
