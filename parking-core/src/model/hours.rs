@@ -209,28 +209,25 @@ fn merge(mut spans: Vec<Span>) -> Vec<Span> {
     merged
 }
 
+/// `open` minus every closed span: each open span keeps its parts before and after
+/// each closure.
 fn subtract(open: Vec<Span>, closed: &[(Span, String)]) -> Vec<Span> {
-    let mut result = open;
-    for ((cs, ce), _) in closed {
-        result = result
-            .into_iter()
-            .flat_map(|(s, e)| {
-                let mut parts = Vec::with_capacity(2);
-                if s < *cs {
-                    parts.push((s, e.min(*cs)));
-                }
-                if e > *ce {
-                    parts.push((s.max(*ce), e));
-                }
-                if e <= *cs || s >= *ce {
-                    parts.clear();
-                    parts.push((s, e));
-                }
-                parts
-            })
-            .collect();
-    }
-    result
+    closed.iter().fold(open, |spans, ((cs, ce), _)| {
+        let mut out = Vec::with_capacity(spans.len() + 1);
+        for (s, e) in spans {
+            if e <= *cs || s >= *ce {
+                out.push((s, e)); // untouched by this closure
+                continue;
+            }
+            if s < *cs {
+                out.push((s, *cs));
+            }
+            if e > *ce {
+                out.push((*ce, e));
+            }
+        }
+        out
+    })
 }
 
 #[cfg(test)]
