@@ -36,7 +36,8 @@ use crate::model::{
 };
 
 pub use forecast::{
-    ForecastEvaluation, ForecastParams, Forecaster, OccupancySample, evaluate, evaluate_with,
+    Correction, ForecastEvaluation, ForecastParams, Forecaster, OccupancySample, evaluate,
+    evaluate_day_ahead, evaluate_with,
 };
 pub use occupancy::{
     HeatMap, OccupancyPoint, heat_map_from_samples, heat_map_from_stays, occupancy_series,
