@@ -354,10 +354,10 @@ pub fn evaluate_day_ahead(
     let mut fitted: Option<(NaiveDate, Forecaster)> = None;
     score(&history, split, tz, |history, t| {
         let day = local_date(tz, t);
-        if let Some((fitted_day, model)) = &fitted {
-            if *fitted_day == day {
-                return Ok(model.forecast(t));
-            }
+        if let Some((fitted_day, model)) = &fitted
+            && *fitted_day == day
+        {
+            return Ok(model.forecast(t));
         }
         let cut = start_of_local_day(tz, day).max(split_at);
         let end = history.partition_point(|&(s, _)| s < cut);
