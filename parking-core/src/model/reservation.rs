@@ -154,20 +154,20 @@ impl Reservation {
 
     /// held → confirmed, refused once the hold has expired.
     pub fn confirm(&mut self, now: DateTime<Utc>) -> Result<(), LifecycleError> {
-        if let (ReservationStatus::Held, Some(expired_at)) = (self.status, self.hold_expires_at) {
-            if now >= expired_at {
-                return Err(LifecycleError::HoldExpired { expired_at });
-            }
+        if let (ReservationStatus::Held, Some(expired_at)) = (self.status, self.hold_expires_at)
+            && now >= expired_at
+        {
+            return Err(LifecycleError::HoldExpired { expired_at });
         }
         self.transition(ReservationStatus::Confirmed)
     }
 
     /// held → expired, only once the hold's time has come.
     pub fn expire(&mut self, now: DateTime<Utc>) -> Result<(), LifecycleError> {
-        if let (ReservationStatus::Held, Some(expires_at)) = (self.status, self.hold_expires_at) {
-            if now < expires_at {
-                return Err(LifecycleError::HoldNotDue { expires_at });
-            }
+        if let (ReservationStatus::Held, Some(expires_at)) = (self.status, self.hold_expires_at)
+            && now < expires_at
+        {
+            return Err(LifecycleError::HoldNotDue { expires_at });
         }
         self.transition(ReservationStatus::Expired)
     }
