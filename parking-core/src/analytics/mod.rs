@@ -11,7 +11,10 @@
 //! - [`revenue`] — revenue per local calendar day;
 //! - [`usage`] — turnover (stays started per spot per local day) and average duration;
 //! - [`forecast`] — a seasonal slot-of-week profile with a recent-level correction,
-//!   and its evaluation against the naive "same slot last week" baseline.
+//!   and its evaluation against the naive "same slot last week" baseline;
+//! - [`blend`] — the day-ahead forecast to use: that profile blended with the values
+//!   one and two weeks earlier, each scaled to the current level, with parameters
+//!   tuned on validation days cut from the training data.
 //!
 //! Which reservations count: a reservation *occupies* its spot and *earns* its total
 //! when it is `confirmed`, `checked_in` or `completed`. `held` is tentative (it may
@@ -23,6 +26,7 @@
 //! Local-day and hour-of-week logic always uses the lot's IANA zone through
 //! [`crate::model::local_time`].
 
+pub mod blend;
 pub mod forecast;
 pub mod occupancy;
 pub mod revenue;
@@ -35,6 +39,7 @@ use crate::model::{
     Currency, Interval, MoneyError, Reservation, ReservationId, ReservationStatus, SpotId,
 };
 
+pub use blend::{BlendForecaster, BlendGrid, BlendParams, Tuned, evaluate_blend_day_ahead, tune};
 pub use forecast::{
     Correction, ForecastEvaluation, ForecastParams, Forecaster, OccupancySample, evaluate,
     evaluate_day_ahead, evaluate_with,
@@ -75,6 +80,12 @@ pub enum AnalyticsError {
     /// The last local day of a range is before the first.
     #[error("the day range is empty")]
     EmptyDayRange,
+    /// Forecast parameters out of range.
+    #[error("invalid forecast parameters: {reason}")]
+    InvalidParams {
+        /// What valid parameters look like.
+        reason: &'static str,
+    },
     /// A forecast needs at least one finite training sample.
     #[error("no usable training samples")]
     NoHistory,
