@@ -38,7 +38,12 @@
 //! [`evaluate_blend_day_ahead`]). Held-out test data must never be passed to it.
 //! [`BlendParams::default`] is what [`tune`] chose with [`BlendGrid::default`] on the
 //! training part of the Birmingham data (all car parks, last 14 days before each
-//! split as validation) — see `tests/forecast.rs`, which re-runs that tuning.
+//! split as validation) — see `tests/forecast.rs`, which re-runs that tuning and
+//! checks that it still picks the default: no profile recency (a plain mean of all
+//! weeks), `w₁ = 0.5`, `w₂ = 0.1` (profile 0.4), a 7-day trend window, `φ = 0.75`.
+//! Not searched, inherited from [`ForecastParams::default`]: the 30-min slot and the
+//! profile level's 7-day window, 2-day half-life and multiplicative form (those
+//! defaults predate this model and were picked on the Birmingham hold-out period).
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;

@@ -9,7 +9,7 @@
 //! - [`occupancy`] — bucketed occupancy series by an event sweep, and the
 //!   hour-of-week heat map of peak hours;
 //! - [`revenue`] — revenue per local calendar day;
-//! - [`usage`] — turnover (stays started per spot per local day) and average duration;
+//! - [`usage`](mod@usage) — turnover (stays started per spot per local day) and average duration;
 //! - [`forecast`] — a seasonal slot-of-week profile with a recent-level correction,
 //!   and its evaluation against the naive "same slot last week" baseline;
 //! - [`blend`] — the day-ahead forecast to use: that profile blended with the values
