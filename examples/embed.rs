@@ -18,7 +18,10 @@ use parking_core::pricing::RateCard;
 use parking_core::spatial::Radius;
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let now = Utc.with_ymd_and_hms(2026, 12, 1, 7, 0, 0).single().ok_or("bad time")?;
+    let now = Utc
+        .with_ymd_and_hms(2026, 12, 1, 7, 0, 0)
+        .single()
+        .ok_or("bad time")?;
 
     // A garage in Dresden, open 06:00–23:00 every day, closed on Christmas Day,
     // with 10 minutes kept free between bookings.
@@ -59,7 +62,10 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     let mut city = City::new();
     city.add_lot(lot, Some(RateCard::example_eur()))?;
-    for (n, kind) in [SpotKind::Regular, SpotKind::Regular, SpotKind::Ev].into_iter().enumerate() {
+    for (n, kind) in [SpotKind::Regular, SpotKind::Regular, SpotKind::Ev]
+        .into_iter()
+        .enumerate()
+    {
         city.add_spot(Spot {
             id: SpotId::new(),
             lot_id,
@@ -80,8 +86,17 @@ fn main() -> Result<(), Box<dyn Error>> {
         hold_until: None,
     };
     let (booked, quote) = city.book(lot_id, request, now)?;
-    let spot = city.lot(lot_id)?.inventory.spot(booked.spot_id).ok_or("spot vanished")?;
-    println!("booked EV bay {} for {} .. {}", spot.label, stay.start(), stay.end());
+    let spot = city
+        .lot(lot_id)?
+        .inventory
+        .spot(booked.spot_id)
+        .ok_or("spot vanished")?;
+    println!(
+        "booked EV bay {} for {} .. {}",
+        spot.label,
+        stay.start(),
+        stay.end()
+    );
     if let Some(quote) = quote {
         for line in &quote.lines {
             println!("  {line}");
@@ -101,7 +116,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
 
     // Christmas Day is refused with the closure's reason.
-    let xmas_start = Utc.with_ymd_and_hms(2026, 12, 25, 9, 0, 0).single().ok_or("bad time")?;
+    let xmas_start = Utc
+        .with_ymd_and_hms(2026, 12, 25, 9, 0, 0)
+        .single()
+        .ok_or("bad time")?;
     let xmas = BookingRequest {
         id: ReservationId::new(),
         choice: SpotChoice::Kind(SpotKind::Regular),

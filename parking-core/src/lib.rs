@@ -16,10 +16,13 @@
 //! - [`spatial`] — an R-tree over lot locations on the unit sphere: within a
 //!   radius, k-nearest and lazily filtered search, exact by great-circle distance.
 //! - [`events`] — domain events as plain data.
+//! - [`analytics`] — occupancy series, revenue per local day, turnover, peak hours,
+//!   and an occupancy forecast measured against a naive baseline.
 //!
 //! Times are UTC instants; intervals are half-open `[start, end)`; money is integer
 //! minor units with a currency.
 
+pub mod analytics;
 pub mod city;
 pub mod conflict;
 pub mod events;
