@@ -527,15 +527,9 @@ pub fn tune(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{Datelike, TimeZone, Timelike};
+    use crate::analytics::test_series::{monday, series};
+    use chrono::{Datelike, Timelike};
     use chrono_tz::Europe::London;
-
-    fn monday() -> DateTime<Utc> {
-        // 2026-01-05 is a Monday; London is on GMT in January.
-        Utc.with_ymd_and_hms(2026, 1, 5, 0, 0, 0)
-            .single()
-            .expect("valid instant")
-    }
 
     /// A weekly shape, busier by day and by weekday.
     fn weekly(t: DateTime<Utc>) -> f64 {
@@ -543,14 +537,6 @@ mod tests {
         let hour = f64::from(local.hour());
         let day = f64::from(local.weekday().num_days_from_monday());
         0.05 + 0.4 * (hour / 23.0) * (1.0 - day / 10.0)
-    }
-
-    /// Samples every 30 min at :07 and :37 past, for `weeks`.
-    fn series(weeks: i64, value: impl Fn(DateTime<Utc>) -> f64) -> Vec<OccupancySample> {
-        (0..weeks * 7 * 48)
-            .map(|i| monday() + Duration::minutes(30 * i + 7))
-            .map(|t| (t, value(t)))
-            .collect()
     }
 
     /// The weekly shape growing 4 % a week, compounding daily.

@@ -415,15 +415,9 @@ pub(super) fn score(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analytics::test_series::{monday, series};
     use chrono::TimeZone;
     use chrono_tz::Europe::London;
-
-    fn monday() -> DateTime<Utc> {
-        // 2026-01-05 is a Monday; London is on GMT in January.
-        Utc.with_ymd_and_hms(2026, 1, 5, 0, 0, 0)
-            .single()
-            .expect("valid instant")
-    }
 
     /// A shape that differs by slot of the week.
     fn weekly(t: DateTime<Utc>) -> f64 {
@@ -431,14 +425,6 @@ mod tests {
         let hour = f64::from(local.hour());
         let day = f64::from(local.weekday().num_days_from_monday());
         0.1 + 0.5 * (hour / 23.0) * (1.0 - day / 10.0)
-    }
-
-    /// Samples every 30 min at :07 and :37 past (inside their slots), for `weeks`.
-    fn series(weeks: i64, value: impl Fn(DateTime<Utc>) -> f64) -> Vec<OccupancySample> {
-        (0..weeks * 7 * 48)
-            .map(|i| monday() + Duration::minutes(30 * i + 7))
-            .map(|t| (t, value(t)))
-            .collect()
     }
 
     #[test]

@@ -32,6 +32,9 @@ pub mod occupancy;
 pub mod revenue;
 pub mod usage;
 
+#[cfg(test)]
+mod test_series;
+
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
