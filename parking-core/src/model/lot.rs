@@ -11,6 +11,7 @@ use super::geo::GeoPoint;
 use super::hours::{ClosedError, OperatingHours};
 use super::ids::{LotId, TenantId};
 use super::interval::Interval;
+use super::money::Money;
 
 /// What a lot offers besides spaces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -34,6 +35,46 @@ pub enum Amenity {
     ParkAndRide,
 }
 
+/// How much of a booking's price is refunded when it is cancelled.
+///
+/// Until `free_until_minutes_before` minutes before the start: everything. From
+/// then until the start: `late_refund_percent` of it. From the start on: nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CancellationPolicy {
+    /// Minutes before the start until which a cancellation is refunded in full.
+    pub free_until_minutes_before: u32,
+    /// Percentage refunded for a later cancellation before the start (0–100).
+    pub late_refund_percent: u8,
+}
+
+impl Default for CancellationPolicy {
+    fn default() -> Self {
+        CancellationPolicy {
+            free_until_minutes_before: 60,
+            late_refund_percent: 50,
+        }
+    }
+}
+
+impl CancellationPolicy {
+    /// The refund due for cancelling at `now` a booking of `total` starting at
+    /// `start` (rounded half away from zero in minor units).
+    pub fn refund(&self, total: Money, start: DateTime<Utc>, now: DateTime<Utc>) -> Money {
+        let free_until = start - Duration::minutes(i64::from(self.free_until_minutes_before));
+        if now < free_until {
+            total
+        } else if now < start {
+            let percent = i64::from(self.late_refund_percent.min(100));
+            total
+                .mul_ratio(percent, 100)
+                .unwrap_or(Money::zero(total.currency))
+        } else {
+            Money::zero(total.currency)
+        }
+    }
+}
+
 /// A lot's booking rules, in whole minutes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -48,6 +89,8 @@ pub struct BookingRules {
     pub hold_minutes: u32,
     /// How long after its start a booking waits for check-in before it is a no-show.
     pub no_show_grace_minutes: u32,
+    /// Refunds on cancellation.
+    pub cancellation: CancellationPolicy,
 }
 
 impl Default for BookingRules {
@@ -58,6 +101,7 @@ impl Default for BookingRules {
             max_duration_minutes: None,
             hold_minutes: 10,
             no_show_grace_minutes: 15,
+            cancellation: CancellationPolicy::default(),
         }
     }
 }
@@ -170,6 +214,21 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 6, 1, h, m, 0)
             .single()
             .expect("valid")
+    }
+
+    #[test]
+    fn refunds_follow_the_cancellation_policy() {
+        let policy = CancellationPolicy::default();
+        let total = Money::new(1_001, crate::model::Currency::EUR);
+        let start = at(12, 0);
+        assert_eq!(policy.refund(total, start, at(10, 59)).amount, 1_001);
+        assert_eq!(
+            policy.refund(total, start, at(11, 0)).amount,
+            501,
+            "50 %, half away from zero"
+        );
+        assert_eq!(policy.refund(total, start, at(11, 59)).amount, 501);
+        assert_eq!(policy.refund(total, start, at(12, 0)).amount, 0);
     }
 
     #[test]

@@ -14,7 +14,7 @@ pub use geo::{EARTH_RADIUS_M, GeoError, GeoPoint};
 pub use hours::{ClosedError, Closure, HoursError, OpenWindow, OperatingHours};
 pub use ids::{LotId, PaymentId, ReservationId, SpotId, TenantId, UserId};
 pub use interval::{EmptyInterval, Interval};
-pub use lot::{Amenity, BookingRules, Lot, WindowError};
+pub use lot::{Amenity, BookingRules, CancellationPolicy, Lot, WindowError};
 pub use money::{Currency, Money, MoneyError};
 pub use reservation::{LifecycleError, Reservation, ReservationStatus};
 pub use spot::{KindCounts, Spot, SpotKind, UnknownSpotKind};
