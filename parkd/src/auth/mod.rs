@@ -13,8 +13,10 @@
 //! stray `{:?}` or `#[instrument]` cannot leak it into the logs.
 
 pub mod secrets;
+pub mod tokens;
 
 pub use secrets::{SecretBytes, Secrets, SecretsError};
+pub use tokens::{Claims, RefreshToken, Role, TokenError, TokenIssuer, refresh_token_hash};
 
 /// Fills an array from the operating system's random number generator.
 fn os_random<const N: usize>() -> Result<[u8; N], getrandom::Error> {
