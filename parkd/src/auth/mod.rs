@@ -12,10 +12,12 @@
 //! Every secret in memory sits in a type whose `Debug` output is redacted, so a
 //! stray `{:?}` or `#[instrument]` cannot leak it into the logs.
 
+pub mod password;
 pub mod pii;
 pub mod secrets;
 pub mod tokens;
 
+pub use password::{Password, PasswordError, PasswordHasher, PasswordPolicyError};
 pub use pii::{PiiCipher, PiiError};
 pub use secrets::{SecretBytes, Secrets, SecretsError};
 pub use tokens::{Claims, RefreshToken, Role, TokenError, TokenIssuer, refresh_token_hash};
