@@ -166,9 +166,10 @@ impl TokenIssuer {
             .ok_or(TokenError::TtlOutOfRange(access_ttl))?;
         let mut validation = Validation::new(Algorithm::HS256);
         // Expiry is checked by `verify_at` against the caller's clock, so that it is
-        // exact and testable; the library only checks that the claims are present.
+        // exact and testable; the library only checks that `exp` is present (and
+        // deserializing `Claims` requires every other claim).
         validation.validate_exp = false;
-        validation.set_required_spec_claims(&["exp", "iat", "sub", "jti"]);
+        validation.set_required_spec_claims(&["exp", "sub"]);
         Ok(Self {
             encoding: EncodingKey::from_secret(key.expose()),
             decoding: DecodingKey::from_secret(key.expose()),
@@ -463,6 +464,43 @@ mod tests {
             ),
             "{result:?}"
         );
+    }
+
+    #[test]
+    fn same_key_with_another_algorithm_is_refused() {
+        let key = SecretBytes::generate().expect("key");
+        let issuer = TokenIssuer::with_default_ttl(&key).expect("issuer");
+        let (_, claims) = issuer
+            .issue(Uuid::new_v4(), &[Role::Admin], None, Utc::now())
+            .expect("issue");
+        let hs512 = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS512),
+            &claims,
+            &EncodingKey::from_secret(key.expose()),
+        )
+        .expect("sign HS512");
+        assert!(matches!(
+            issuer.verify(&hs512),
+            Err(TokenError::BadSignature)
+        ));
+    }
+
+    #[test]
+    fn correctly_signed_token_without_our_claims_is_malformed() {
+        let key = SecretBytes::generate().expect("key");
+        let issuer = TokenIssuer::with_default_ttl(&key).expect("issuer");
+        let exp = Utc::now().timestamp() + 60;
+        let foreign = serde_json::json!({ "sub": Uuid::new_v4(), "exp": exp });
+        let token = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &foreign,
+            &EncodingKey::from_secret(key.expose()),
+        )
+        .expect("sign");
+        assert!(matches!(
+            issuer.verify(&token),
+            Err(TokenError::Malformed(_))
+        ));
     }
 
     #[test]
