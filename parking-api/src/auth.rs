@@ -349,6 +349,7 @@ pub(crate) fn check_phone(checks: &mut Checks, field: &str, phone: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::tests::fields;
     use serde_json::json;
 
     fn register() -> RegisterRequest {
@@ -360,14 +361,6 @@ mod tests {
             "phone": "+44 20-7946 0958"
         }))
         .expect("the issue's register body parses")
-    }
-
-    fn fields(result: Result<(), Vec<FieldError>>) -> Vec<String> {
-        result
-            .expect_err("invalid")
-            .into_iter()
-            .map(|e| e.field)
-            .collect()
     }
 
     #[test]

@@ -378,9 +378,18 @@ impl Checks {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The field names of a failed validation, in order.
+    pub(crate) fn fields(result: Result<(), Vec<FieldError>>) -> Vec<String> {
+        result
+            .expect_err("invalid")
+            .into_iter()
+            .map(|e| e.field)
+            .collect()
+    }
 
     #[test]
     fn page_flags_follow_from_the_counts() {

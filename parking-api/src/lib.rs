@@ -10,6 +10,7 @@
 //! - [`common`] — [`Page`], [`PageQuery`], RFC 9457 [`Problem`] with
 //!   [`FieldError`]s, [`MoneyDto`], and the [`Checks`] validation helper;
 //! - [`auth`] — registration, login, token pairs, users, tenants, roles;
+//! - [`spots`] — [`SpotKindDto`], spots, bulk creation, service changes;
 //!
 //! Conventions: times are `DateTime<Utc>` (RFC 3339 on the wire); ids are
 //! UUIDs; enums are snake_case strings; money is integer minor units with an
@@ -20,6 +21,8 @@
 
 pub mod auth;
 pub mod common;
+pub mod spots;
 
 pub use auth::*;
 pub use common::*;
+pub use spots::*;
