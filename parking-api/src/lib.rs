@@ -10,6 +10,8 @@
 //! - [`common`] — [`Page`], [`PageQuery`], RFC 9457 [`Problem`] with
 //!   [`FieldError`]s, [`MoneyDto`], and the [`Checks`] validation helper;
 //! - [`auth`] — registration, login, token pairs, users, tenants, roles;
+//! - [`lots`] — nearby search, lot detail, create and patch, [`Location`],
+//!   [`AmenityDto`];
 //! - [`spots`] — [`SpotKindDto`], spots, bulk creation, service changes;
 //!
 //! Conventions: times are `DateTime<Utc>` (RFC 3339 on the wire); ids are
@@ -21,8 +23,10 @@
 
 pub mod auth;
 pub mod common;
+pub mod lots;
 pub mod spots;
 
 pub use auth::*;
 pub use common::*;
+pub use lots::*;
 pub use spots::*;
