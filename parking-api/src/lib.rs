@@ -12,6 +12,7 @@
 //! - [`auth`] — registration, login, token pairs, users, tenants, roles;
 //! - [`lots`] — nearby search, lot detail, create and patch, [`Location`],
 //!   [`AmenityDto`];
+//! - [`rates`] — the rate card ([`RateCardDto`]), quote queries, [`QuoteDto`];
 //! - [`spots`] — [`SpotKindDto`], spots, bulk creation, service changes;
 //!
 //! Conventions: times are `DateTime<Utc>` (RFC 3339 on the wire); ids are
@@ -24,9 +25,11 @@
 pub mod auth;
 pub mod common;
 pub mod lots;
+pub mod rates;
 pub mod spots;
 
 pub use auth::*;
 pub use common::*;
 pub use lots::*;
+pub use rates::*;
 pub use spots::*;
