@@ -13,6 +13,8 @@
 //! - [`lots`] — nearby search, lot detail, create and patch, [`Location`],
 //!   [`AmenityDto`];
 //! - [`rates`] — the rate card ([`RateCardDto`]), quote queries, [`QuoteDto`];
+//! - [`reservations`] — booking, changing, cancelling, listing,
+//!   [`ReservationStatusDto`];
 //! - [`spots`] — [`SpotKindDto`], spots, bulk creation, service changes;
 //!
 //! Conventions: times are `DateTime<Utc>` (RFC 3339 on the wire); ids are
@@ -26,10 +28,12 @@ pub mod auth;
 pub mod common;
 pub mod lots;
 pub mod rates;
+pub mod reservations;
 pub mod spots;
 
 pub use auth::*;
 pub use common::*;
 pub use lots::*;
 pub use rates::*;
+pub use reservations::*;
 pub use spots::*;
