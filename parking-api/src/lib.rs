@@ -252,3 +252,50 @@ mod openapi_tests {
         );
     }
 }
+
+/// Query types as axum's `Query` extractor parses them (`serde_urlencoded`):
+/// numbers, enums and times from strings, unknown parameters refused.
+#[cfg(test)]
+mod query_string_tests {
+    use super::*;
+
+    #[test]
+    fn query_strings_parse() {
+        let q: LotSearchQuery = serde_urlencoded::from_str(
+            "lat=51.05&lng=13.74&radius=2000&spot_type=ev\
+             &start_time=2026-05-01T08:00:00Z&end_time=2026-05-01T10:00:00Z&max_price=900&page=2",
+        )
+        .expect("search query");
+        assert_eq!(q.radius_m(), 2000);
+        assert_eq!(q.spot_type, Some(SpotKindDto::Ev));
+        assert_eq!(q.page_query().offset(), 20);
+        assert_eq!(q.validate(), Ok(()));
+        assert!(serde_urlencoded::from_str::<LotSearchQuery>("lat=1&lng=2&radius_km=3").is_err());
+
+        let q: ReservationsQuery =
+            serde_urlencoded::from_str("status=checked_in&per_page=50").expect("list query");
+        assert_eq!(q.status, Some(ReservationStatusDto::CheckedIn));
+        let q: PageQuery = serde_urlencoded::from_str("").expect("defaults");
+        assert_eq!(q, PageQuery::default());
+        let q: OccupancyQuery = serde_urlencoded::from_str(
+            "lot_id=00000000-0000-0000-0000-000000000001\
+             &from=2026-05-01T00:00:00Z&to=2026-05-02T00:00:00Z&bucket=15m",
+        )
+        .expect("occupancy query");
+        assert_eq!(q.bucket_minutes(), Ok(15));
+        let q: RevenueQuery = serde_urlencoded::from_str(
+            "lot_id=00000000-0000-0000-0000-000000000001\
+             &from=2026-05-01T00:00:00Z&to=2026-05-02T00:00:00Z&group_by=day",
+        )
+        .expect("revenue query");
+        assert_eq!(q.validate(), Ok(()));
+        let q: QuoteQuery = serde_urlencoded::from_str(
+            "start_time=2026-05-01T08:00:00%2B02:00&end_time=2026-05-01T10:00:00Z",
+        )
+        .expect("offset times are accepted and normalised to UTC");
+        assert_eq!(q.start_time.to_rfc3339(), "2026-05-01T06:00:00+00:00");
+        let q: SpotsQuery =
+            serde_urlencoded::from_str("spot_type=motorcycle").expect("spots query");
+        assert_eq!(q.spot_type, Some(SpotKindDto::Motorcycle));
+    }
+}
