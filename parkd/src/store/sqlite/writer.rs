@@ -363,3 +363,378 @@ fn run_batch(conn: &mut Connection, batch: &mut Vec<Box<dyn Job>>, stats: &Write
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader};
+    use std::path::{Path, PathBuf};
+    use std::process::{Command, Stdio};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::store::sqlite::{SqliteDb, SqliteOptions};
+
+    fn open_db() -> (tempfile::TempDir, PathBuf, Arc<SqliteDb>) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("parkd.db");
+        let db = SqliteDb::open(&path, SqliteOptions::default()).expect("open db");
+        (dir, path, Arc::new(db))
+    }
+
+    fn insert_tenant(tx: &Transaction<'_>, name: &str) -> Result<(), StoreError> {
+        tx.execute(
+            "INSERT INTO tenants (id, name, created_us) VALUES (?1, ?1, 0)",
+            [name],
+        )
+        .map(|_| ())
+        .map_err(map_err)
+    }
+
+    /// Queues a write of tenant `name` and returns its pending answer.
+    fn spawn_insert(
+        db: &Arc<SqliteDb>,
+        name: &str,
+    ) -> tokio::task::JoinHandle<Result<(), StoreError>> {
+        let db = Arc::clone(db);
+        let name = name.to_owned();
+        tokio::spawn(async move {
+            db.writer()
+                .run(move |tx| insert_tenant(tx, &name))
+                .await
+        })
+    }
+
+    /// Occupies the writer thread until the returned sender is used (or
+    /// dropped), so that everything queued meanwhile forms the next batch.
+    async fn hold_writer(db: &Arc<SqliteDb>) -> (std::sync::mpsc::Sender<()>, tokio::task::JoinHandle<Result<(), StoreError>>) {
+        let (open, gate) = std::sync::mpsc::channel::<()>();
+        let (entered_tx, entered) = oneshot::channel::<()>();
+        let db2 = Arc::clone(db);
+        let held = tokio::spawn(async move {
+            db2.writer()
+                .run(move |_tx| {
+                    let _ = entered_tx.send(());
+                    let _ = gate.recv();
+                    Ok(())
+                })
+                .await
+        });
+        entered.await.expect("writer thread entered the gate op");
+        (open, held)
+    }
+
+    async fn wait_queued(db: &SqliteDb, n: usize) {
+        for _ in 0..2000 {
+            if db.writer().queued() >= n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        panic!("only {} of {n} ops queued", db.writer().queued());
+    }
+
+    fn count_tenants_fresh(path: &Path) -> i64 {
+        let conn = Connection::open(path).expect("fresh connection");
+        conn.query_row("SELECT count(*) FROM tenants", [], |r| r.get(0))
+            .expect("count tenants")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_writes_are_group_committed() {
+        let (_dir, _path, db) = open_db();
+        let handles: Vec<_> = (0..200)
+            .map(|i| spawn_insert(&db, &format!("tenant-{i:03}")))
+            .collect();
+        for h in handles {
+            h.await.expect("task").expect("insert committed");
+        }
+        let stats = db.writer().stats();
+        eprintln!(
+            "group commit: {} ops in {} batches (max batch {}, mean {:.1})",
+            stats.ops(),
+            stats.batches(),
+            stats.max_batch(),
+            stats.ops() as f64 / stats.batches() as f64
+        );
+        assert_eq!(stats.ops(), 200);
+        assert!(stats.batches() < 200, "no batching: {} batches", stats.batches());
+        assert!(stats.max_batch() > 1);
+        let names: Vec<String> = db
+            .readers()
+            .read(|conn| {
+                let mut stmt = conn
+                    .prepare("SELECT name FROM tenants ORDER BY name")
+                    .map_err(map_err)?;
+                let rows = stmt
+                    .query_map([], |r| r.get(0))
+                    .map_err(map_err)?
+                    .collect::<Result<Vec<String>, _>>()
+                    .map_err(map_err)?;
+                Ok(rows)
+            })
+            .await
+            .expect("read back");
+        let expected: Vec<String> = (0..200).map(|i| format!("tenant-{i:03}")).collect();
+        assert_eq!(names, expected);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn failing_op_does_not_fail_its_batch_mates() {
+        let (_dir, path, db) = open_db();
+        db.writer()
+            .run(|tx| insert_tenant(tx, "taken"))
+            .await
+            .expect("seed");
+        let (open, held) = hold_writer(&db).await;
+        let mut good = Vec::new();
+        for i in 0..8 {
+            good.push(spawn_insert(&db, &format!("ok-{i}")));
+            wait_queued(&db, good.len()).await;
+        }
+        // Writes a row, then hits the unique key: the whole op must vanish.
+        let dup = {
+            let db = Arc::clone(&db);
+            tokio::spawn(async move {
+                db.writer()
+                    .run(|tx| {
+                        insert_tenant(tx, "partial")?;
+                        insert_tenant(tx, "taken")
+                    })
+                    .await
+            })
+        };
+        wait_queued(&db, 9).await;
+        let twin_a = spawn_insert(&db, "twin");
+        wait_queued(&db, 10).await;
+        let twin_b = spawn_insert(&db, "twin");
+        wait_queued(&db, 11).await;
+        let batches_before = db.writer().stats().batches();
+        open.send(()).expect("open the gate");
+        held.await.expect("task").expect("gate op");
+
+        for g in good {
+            g.await.expect("task").expect("batch-mate committed");
+        }
+        let err = dup.await.expect("task").expect_err("duplicate refused");
+        assert_eq!(
+            err,
+            StoreError::Conflict("UNIQUE constraint failed: tenants.name".into())
+        );
+        twin_a.await.expect("task").expect("first twin wins");
+        let err = twin_b.await.expect("task").expect_err("second twin refused");
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+
+        let stats = db.writer().stats();
+        // The gate op's batch, then the 11 queued ops together.
+        assert_eq!(stats.batches() - batches_before, 2);
+        assert_eq!(stats.max_batch(), 11);
+        assert_eq!(stats.failed_ops(), 2);
+        // seed + 8 + first twin; not "partial".
+        assert_eq!(count_tenants_fresh(&path), 10);
+        let partial: i64 = Connection::open(&path)
+            .expect("fresh")
+            .query_row("SELECT count(*) FROM tenants WHERE name = 'partial'", [], |r| {
+                r.get(0)
+            })
+            .expect("count");
+        assert_eq!(partial, 0, "the failed op was rolled back to its savepoint");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_panicking_op_is_an_internal_error_and_the_writer_lives_on() {
+        let (_dir, path, db) = open_db();
+        let (open, held) = hold_writer(&db).await;
+        let before = spawn_insert(&db, "before");
+        wait_queued(&db, 1).await;
+        let boom = {
+            let db = Arc::clone(&db);
+            tokio::spawn(async move {
+                db.writer()
+                    .run(|tx| -> Result<(), StoreError> {
+                        insert_tenant(tx, "boom")?;
+                        panic!("op panics on purpose");
+                    })
+                    .await
+            })
+        };
+        wait_queued(&db, 2).await;
+        let after = spawn_insert(&db, "after");
+        wait_queued(&db, 3).await;
+        open.send(()).expect("open the gate");
+        held.await.expect("task").expect("gate op");
+        before.await.expect("task").expect("before committed");
+        after.await.expect("task").expect("after committed");
+        let err = boom.await.expect("task").expect_err("panic reported");
+        assert!(matches!(err, StoreError::Internal(_)), "{err:?}");
+        db.writer()
+            .run(|tx| insert_tenant(tx, "later"))
+            .await
+            .expect("writer still serves");
+        assert_eq!(count_tenants_fresh(&path), 3);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_batch_rolled_back_under_the_writer_acknowledges_nothing() {
+        let (_dir, path, db) = open_db();
+        let (open, held) = hold_writer(&db).await;
+        let first = spawn_insert(&db, "first");
+        wait_queued(&db, 1).await;
+        // A misbehaving op ends the transaction itself.
+        let rogue = {
+            let db = Arc::clone(&db);
+            tokio::spawn(async move {
+                db.writer()
+                    .run(|tx| tx.execute_batch("ROLLBACK").map_err(map_err))
+                    .await
+            })
+        };
+        wait_queued(&db, 2).await;
+        let last = spawn_insert(&db, "last");
+        wait_queued(&db, 3).await;
+        open.send(()).expect("open the gate");
+        held.await.expect("task").expect("gate op");
+        for h in [first, rogue, last] {
+            let err = h.await.expect("task").expect_err("nothing acknowledged");
+            assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+        }
+        assert_eq!(count_tenants_fresh(&path), 0);
+        db.writer()
+            .run(|tx| insert_tenant(tx, "recovered"))
+            .await
+            .expect("next batch works");
+        assert_eq!(count_tenants_fresh(&path), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn acknowledged_write_is_visible_to_a_new_connection() {
+        let (_dir, path, db) = open_db();
+        db.writer()
+            .run(|tx| insert_tenant(tx, "durable"))
+            .await
+            .expect("committed");
+        // No shutdown, no checkpoint: a connection opened anew (as a new
+        // process would) must see it.
+        assert_eq!(count_tenants_fresh(&path), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn shutdown_drains_queued_ops_then_refuses() {
+        let (_dir, path, db) = open_db();
+        let (open, held) = hold_writer(&db).await;
+        let queued: Vec<_> = (0..50)
+            .map(|i| spawn_insert(&db, &format!("q-{i}")))
+            .collect();
+        wait_queued(&db, 50).await;
+        let stopping = {
+            let db = Arc::clone(&db);
+            tokio::spawn(async move { db.shutdown().await })
+        };
+        wait_queued(&db, 51).await;
+        assert!(!db.writer().has_exited());
+        open.send(()).expect("open the gate");
+        held.await.expect("task").expect("gate op");
+        for h in queued {
+            h.await.expect("task").expect("queued op committed");
+        }
+        stopping.await.expect("shutdown finished");
+        assert!(db.writer().has_exited());
+        let err = db
+            .writer()
+            .run(|tx| insert_tenant(tx, "too-late"))
+            .await
+            .expect_err("refused after shutdown");
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+        assert_eq!(count_tenants_fresh(&path), 50);
+        // A second shutdown just returns.
+        db.shutdown().await;
+    }
+
+    const CHILD_ENV: &str = "PARKD_TEST_KILL9_DB";
+
+    /// Spawns this test binary as a child that writes until it is killed.
+    #[test]
+    fn kill_9_keeps_every_acknowledged_write() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("kill.db");
+        let mut child = Command::new(std::env::current_exe().expect("test binary path"))
+            .args([
+                "--exact",
+                "store::sqlite::writer::tests::kill_9_child_writes_until_killed",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD_ENV, &path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn child");
+        let stdout = child.stdout.take().expect("child stdout");
+        let mut acked = Vec::new();
+        for line in BufReader::new(stdout).lines() {
+            let line = line.expect("read child output");
+            if let Some(name) = line.strip_prefix("ack ") {
+                acked.push(name.to_owned());
+                if acked.len() >= 300 {
+                    break;
+                }
+            }
+        }
+        // SIGKILL: no destructors, no shutdown, no checkpoint.
+        child.kill().expect("kill -9 the child");
+        let _ = child.wait();
+        assert!(acked.len() >= 300, "child acknowledged only {}", acked.len());
+
+        let conn = Connection::open(&path).expect("reopen after kill");
+        let mut stmt = conn
+            .prepare("SELECT count(*) FROM tenants WHERE name = ?1")
+            .expect("prepare");
+        for name in &acked {
+            let n: i64 = stmt.query_row([name], |r| r.get(0)).expect("query");
+            assert_eq!(n, 1, "acknowledged write {name} lost by kill -9");
+        }
+    }
+
+    /// The child half of `kill_9_keeps_every_acknowledged_write`.
+    #[test]
+    #[ignore = "runs only as the child process of kill_9_keeps_every_acknowledged_write"]
+    fn kill_9_child_writes_until_killed() {
+        let Some(path) = std::env::var_os(CHILD_ENV) else {
+            return;
+        };
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let db = Arc::new(
+                SqliteDb::open(Path::new(&path), SqliteOptions::default()).expect("open"),
+            );
+            let deadline = Instant::now() + Duration::from_secs(30);
+            let workers: Vec<_> = (0..16)
+                .map(|w| {
+                    let db = Arc::clone(&db);
+                    tokio::spawn(async move {
+                        let mut i = 0u64;
+                        while Instant::now() < deadline {
+                            let name = format!("w{w}-{i}");
+                            let n = name.clone();
+                            db.writer()
+                                .run(move |tx| insert_tenant(tx, &n))
+                                .await
+                                .expect("child write");
+                            // Only now is it acknowledged.
+                            println!("ack {name}");
+                            i += 1;
+                        }
+                    })
+                })
+                .collect();
+            for w in workers {
+                let _ = w.await;
+            }
+        });
+    }
+}
