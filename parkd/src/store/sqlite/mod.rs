@@ -302,3 +302,304 @@ mod tests {
         assert!(matches!(map_err(syntax), StoreError::Internal(_)));
     }
 }
+
+/// The schema's no-overlap triggers (DESIGN.md invariant 1), exercised on a
+/// plain migrated connection.
+#[cfg(test)]
+mod overlap_tests {
+    use rusqlite::params;
+
+    use super::*;
+
+    const MIN: i64 = 60_000_000;
+    const HOUR: i64 = 60 * MIN;
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        conn: Connection,
+        /// A whole hour, a day from now: bookings are placed relative to it.
+        base: i64,
+    }
+
+    fn now_us() -> i64 {
+        let d = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock after 1970");
+        i64::try_from(d.as_micros()).expect("fits i64")
+    }
+
+    /// One tenant, one user, lot `l0` (buffer 0) with spots `a`..`e`, lot
+    /// `l15` (buffer 15 min) with spot `z`.
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut conn = open_write_connection(&dir.path().join("o.db"), &SqliteOptions::default())
+            .expect("open");
+        migrate::migrate(&mut conn).expect("migrate");
+        conn.execute_batch(
+            "INSERT INTO tenants VALUES ('t', 'tenant', 0);
+             INSERT INTO users (id, email, password_hash, first_name, last_name, created_us)
+                 VALUES ('u', 'u@example.com', 'h', 'U', 'Ser', 0);
+             INSERT INTO lots (id, tenant_id, name, address, lat, lng, timezone,
+                               turnover_buffer_minutes, created_us, updated_us)
+                 VALUES ('l0', 't', 'Zero', 'addr', 52.0, -1.0, 'Europe/London', 0, 0, 0),
+                        ('l15', 't', 'Fifteen', 'addr', 52.0, -1.0, 'Europe/London', 15, 0, 0);
+             INSERT INTO spots (id, lot_id, label, kind) VALUES
+                 ('a', 'l0', 'A', 'regular'), ('b', 'l0', 'B', 'regular'),
+                 ('c', 'l0', 'C', 'ev'), ('d', 'l0', 'D', 'compact'),
+                 ('e', 'l0', 'E', 'accessible'), ('z', 'l15', 'Z', 'motorcycle');",
+        )
+        .expect("seed");
+        let base = (now_us() / HOUR + 24) * HOUR;
+        Fixture {
+            _dir: dir,
+            conn,
+            base,
+        }
+    }
+
+    impl Fixture {
+        /// Inserts a reservation `[base + start, base + end)`; for `held`,
+        /// `hold` is the hold's expiry relative to now.
+        fn book(
+            &self,
+            id: &str,
+            spot: &str,
+            start: i64,
+            end: i64,
+            status: &str,
+            hold: Option<i64>,
+        ) -> Result<(), StoreError> {
+            let lot = if spot == "z" { "l15" } else { "l0" };
+            self.conn
+                .execute(
+                    "INSERT INTO reservations (id, lot_id, spot_id, user_id, start_us, end_us,
+                         status, hold_expires_us, total_amount, currency, quote_json,
+                         created_us, updated_us)
+                     VALUES (?1, ?2, ?3, 'u', ?4, ?5, ?6, ?7, 500, 'GBP', '{}', 0, 0)",
+                    params![
+                        id,
+                        lot,
+                        spot,
+                        self.base + start,
+                        self.base + end,
+                        status,
+                        hold.map(|h| now_us() + h)
+                    ],
+                )
+                .map(|_| ())
+                .map_err(map_err)
+        }
+
+        fn update(&self, sql: &str, id: &str) -> Result<(), StoreError> {
+            self.conn.execute(sql, [id]).map(|_| ()).map_err(map_err)
+        }
+    }
+
+    fn assert_overlap(r: Result<(), StoreError>) {
+        assert_eq!(r, Err(StoreError::Conflict("reservation_overlap".into())));
+    }
+
+    #[test]
+    fn overlapping_confirmed_is_refused() {
+        let f = fixture();
+        f.book("r1", "a", 10 * HOUR, 12 * HOUR, "confirmed", None)
+            .expect("first");
+        assert_overlap(f.book("r2", "a", 11 * HOUR, 13 * HOUR, "confirmed", None));
+        assert_overlap(f.book("r3", "a", 9 * HOUR, 13 * HOUR, "confirmed", None));
+        assert_overlap(f.book("r4", "a", 10 * HOUR + MIN, 11 * HOUR, "checked_in", None));
+        assert_overlap(f.book("r5", "a", 11 * HOUR, 12 * HOUR, "held", Some(10 * MIN)));
+        // Another spot is free.
+        f.book("r6", "b", 11 * HOUR, 13 * HOUR, "confirmed", None)
+            .expect("other spot");
+    }
+
+    #[test]
+    fn touching_bookings_are_accepted_without_buffer() {
+        let f = fixture();
+        f.book("r1", "a", 10 * HOUR, 12 * HOUR, "confirmed", None)
+            .expect("first");
+        f.book("r2", "a", 12 * HOUR, 14 * HOUR, "confirmed", None)
+            .expect("starts when r1 ends");
+        f.book("r3", "a", 8 * HOUR, 10 * HOUR, "confirmed", None)
+            .expect("ends when r1 starts");
+    }
+
+    #[test]
+    fn turnover_buffer_widens_each_booking() {
+        let f = fixture();
+        f.book("r1", "z", 10 * HOUR, 12 * HOUR, "confirmed", None)
+            .expect("first");
+        assert_overlap(f.book("r2", "z", 12 * HOUR, 14 * HOUR, "confirmed", None));
+        assert_overlap(f.book(
+            "r3",
+            "z",
+            12 * HOUR + 14 * MIN,
+            14 * HOUR,
+            "confirmed",
+            None,
+        ));
+        f.book(
+            "r4",
+            "z",
+            12 * HOUR + 15 * MIN,
+            14 * HOUR,
+            "confirmed",
+            None,
+        )
+        .expect("a full buffer after r1");
+        assert_overlap(f.book("r5", "z", 8 * HOUR, 9 * HOUR + 50 * MIN, "confirmed", None));
+        f.book("r6", "z", 8 * HOUR, 9 * HOUR + 45 * MIN, "confirmed", None)
+            .expect("a full buffer before r1");
+    }
+
+    #[test]
+    fn cancelled_and_expired_holds_do_not_block() {
+        let f = fixture();
+        f.book("c1", "c", 10 * HOUR, 12 * HOUR, "cancelled", None)
+            .expect("cancelled row");
+        f.book("x1", "c", 10 * HOUR, 12 * HOUR, "expired", None)
+            .expect("expired row");
+        f.book("h1", "c", 10 * HOUR, 12 * HOUR, "held", Some(-MIN))
+            .expect("hold that already expired (never blocking)");
+        f.book("r1", "c", 10 * HOUR, 12 * HOUR, "confirmed", None)
+            .expect("none of those block");
+        // Non-blocking rows may overlap a blocking one.
+        f.book("c2", "c", 11 * HOUR, 13 * HOUR, "cancelled", None)
+            .expect("a cancelled row is never refused");
+        f.book("n1", "c", 11 * HOUR, 13 * HOUR, "completed", None)
+            .expect("a completed row is never refused");
+        // A live hold blocks.
+        f.book("h2", "d", 14 * HOUR, 16 * HOUR, "held", Some(10 * MIN))
+            .expect("live hold");
+        assert_overlap(f.book("r2", "d", 15 * HOUR, 17 * HOUR, "confirmed", None));
+        // Once the hold has lapsed (even with status still `held`), it no
+        // longer blocks.
+        f.update(
+            "UPDATE reservations SET hold_expires_us = 1 WHERE id = ?1",
+            "h2",
+        )
+        .expect("lapse the hold");
+        f.book("r3", "d", 15 * HOUR, 17 * HOUR, "confirmed", None)
+            .expect("lapsed hold ignored");
+    }
+
+    #[test]
+    fn updates_are_checked_too() {
+        let f = fixture();
+        f.book("r1", "e", 10 * HOUR, 12 * HOUR, "confirmed", None)
+            .expect("first");
+        f.book("r2", "e", 13 * HOUR, 14 * HOUR, "confirmed", None)
+            .expect("second");
+        // Moving r2 into r1 is refused; moving it within its own free slot
+        // is fine (a row never conflicts with itself).
+        assert_overlap(f.update(
+            &format!(
+                "UPDATE reservations SET start_us = {} WHERE id = ?1",
+                f.base + 11 * HOUR
+            ),
+            "r2",
+        ));
+        f.update(
+            &format!(
+                "UPDATE reservations SET end_us = {} WHERE id = ?1",
+                f.base + 15 * HOUR
+            ),
+            "r2",
+        )
+        .expect("extend into free time");
+        // Re-activating a cancelled overlapping row is refused.
+        f.book("c1", "e", 11 * HOUR, 12 * HOUR, "cancelled", None)
+            .expect("cancelled");
+        assert_overlap(f.update(
+            "UPDATE reservations SET status = 'confirmed' WHERE id = ?1",
+            "c1",
+        ));
+        // Moving to another spot is checked against that spot.
+        f.book("r3", "a", 10 * HOUR, 12 * HOUR, "confirmed", None)
+            .expect("on a");
+        assert_overlap(f.update("UPDATE reservations SET spot_id = 'e' WHERE id = ?1", "r3"));
+        // Cancelling is always allowed, and frees the time.
+        f.update(
+            "UPDATE reservations SET status = 'cancelled' WHERE id = ?1",
+            "r1",
+        )
+        .expect("cancel");
+        f.update("UPDATE reservations SET spot_id = 'e' WHERE id = ?1", "r3")
+            .expect("now free");
+    }
+
+    #[test]
+    fn schema_checks_refuse_bad_rows() {
+        let f = fixture();
+        let bad_interval = f.book("r1", "a", 12 * HOUR, 10 * HOUR, "confirmed", None);
+        assert!(matches!(bad_interval, Err(StoreError::Conflict(ref m)) if m.contains("CHECK")));
+        let bad_status = f.book("r2", "a", 10 * HOUR, 12 * HOUR, "booked", None);
+        assert!(matches!(bad_status, Err(StoreError::Conflict(_))));
+        let bad_kind = f
+            .conn
+            .execute(
+                "INSERT INTO spots (id, lot_id, label, kind) VALUES ('q', 'l0', 'Q', 'truck')",
+                [],
+            )
+            .map_err(map_err);
+        assert!(matches!(bad_kind, Err(StoreError::Conflict(_))));
+        let dup_label = f
+            .conn
+            .execute(
+                "INSERT INTO spots (id, lot_id, label, kind) VALUES ('q', 'l0', 'A', 'ev')",
+                [],
+            )
+            .map_err(map_err);
+        assert_eq!(
+            dup_label,
+            Err(StoreError::Conflict(
+                "UNIQUE constraint failed: spots.lot_id, spots.label".into()
+            ))
+        );
+        let email_case = f
+            .conn
+            .execute(
+                "INSERT INTO users (id, email, password_hash, first_name, last_name, created_us)
+                 VALUES ('u2', 'U@EXAMPLE.COM', 'h', 'U', 'Two', 0)",
+                [],
+            )
+            .map_err(map_err);
+        assert!(
+            matches!(email_case, Err(StoreError::Conflict(ref m)) if m.contains("users.email")),
+            "emails are unique regardless of case: {email_case:?}"
+        );
+        let orphan = f
+            .conn
+            .execute(
+                "INSERT INTO spots (id, lot_id, label, kind) VALUES ('q', 'nolot', 'Q', 'ev')",
+                [],
+            )
+            .map_err(map_err);
+        assert_eq!(
+            orphan,
+            Err(StoreError::Conflict("FOREIGN KEY constraint failed".into()))
+        );
+    }
+
+    #[test]
+    fn overlap_check_uses_an_index() {
+        let f = fixture();
+        let plan: Vec<String> = f
+            .conn
+            .prepare(
+                "EXPLAIN QUERY PLAN SELECT 1 FROM reservations AS r
+                 WHERE r.spot_id = 'a' AND r.id <> 'x'
+                   AND r.start_us < 10 AND r.end_us > 5",
+            )
+            .expect("prepare")
+            .query_map([], |r| r.get::<_, String>(3))
+            .expect("plan")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert!(
+            plan.iter()
+                .any(|p| p.contains("USING INDEX reservations_spot")),
+            "{plan:?}"
+        );
+    }
+}

@@ -93,3 +93,124 @@ impl Readers {
         .map_err(|e| StoreError::Internal(format!("read task failed: {e}")))?
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::store::sqlite::{SqliteDb, SqliteOptions};
+
+    fn open_db(readers: usize) -> (tempfile::TempDir, Arc<SqliteDb>) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let opts = SqliteOptions {
+            readers,
+            ..SqliteOptions::default()
+        };
+        let db = SqliteDb::open(&dir.path().join("r.db"), opts).expect("open db");
+        (dir, Arc::new(db))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn reads_see_committed_writes_and_run_concurrently_within_the_pool() {
+        let (_dir, db) = open_db(2);
+        assert_eq!(db.readers().size(), 2);
+        db.writer()
+            .run(|tx| {
+                tx.execute(
+                    "INSERT INTO tenants (id, name, created_us) VALUES ('t1', 'one', 1)",
+                    [],
+                )
+                .map_err(map_err)
+            })
+            .await
+            .expect("write");
+        let reads: Vec<_> = (0..16)
+            .map(|_| {
+                let db = Arc::clone(&db);
+                tokio::spawn(async move {
+                    db.readers()
+                        .read(|conn| {
+                            conn.query_row("SELECT name FROM tenants WHERE id = 't1'", [], |r| {
+                                r.get::<_, String>(0)
+                            })
+                            .map_err(map_err)
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for r in reads {
+            assert_eq!(r.await.expect("task").expect("read"), "one");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn readers_cannot_write() {
+        let (_dir, db) = open_db(1);
+        let err = db
+            .readers()
+            .read(|conn| {
+                conn.execute(
+                    "INSERT INTO tenants (id, name, created_us) VALUES ('x', 'x', 0)",
+                    [],
+                )
+                .map_err(map_err)
+            })
+            .await
+            .expect_err("read-only");
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn missing_row_is_not_found() {
+        let (_dir, db) = open_db(1);
+        let err = db
+            .readers()
+            .read(|conn| {
+                conn.query_row("SELECT name FROM tenants WHERE id = 'nope'", [], |r| {
+                    r.get::<_, String>(0)
+                })
+                .map_err(map_err)
+            })
+            .await
+            .expect_err("no such tenant");
+        assert_eq!(err, StoreError::NotFound);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicking_or_sloppy_read_keeps_the_pool_whole() {
+        let (_dir, db) = open_db(1);
+        let err = db
+            .readers()
+            .read(|_conn| -> Result<(), StoreError> { panic!("read panics on purpose") })
+            .await
+            .expect_err("panic reported");
+        assert!(matches!(err, StoreError::Internal(_)), "{err:?}");
+        // Leaves a transaction open: the pool must end it before reuse.
+        db.readers()
+            .read(|conn| conn.execute_batch("BEGIN").map_err(map_err))
+            .await
+            .expect("begin");
+        db.writer()
+            .run(|tx| {
+                tx.execute(
+                    "INSERT INTO tenants (id, name, created_us) VALUES ('t2', 'two', 2)",
+                    [],
+                )
+                .map_err(map_err)
+            })
+            .await
+            .expect("write");
+        let n: i64 = db
+            .readers()
+            .read(|conn| {
+                assert!(conn.is_autocommit(), "no transaction carried over");
+                conn.query_row("SELECT count(*) FROM tenants", [], |r| r.get(0))
+                    .map_err(map_err)
+            })
+            .await
+            .expect("the single connection is still in the pool");
+        assert_eq!(n, 1);
+    }
+}

@@ -398,16 +398,17 @@ mod tests {
     ) -> tokio::task::JoinHandle<Result<(), StoreError>> {
         let db = Arc::clone(db);
         let name = name.to_owned();
-        tokio::spawn(async move {
-            db.writer()
-                .run(move |tx| insert_tenant(tx, &name))
-                .await
-        })
+        tokio::spawn(async move { db.writer().run(move |tx| insert_tenant(tx, &name)).await })
     }
 
     /// Occupies the writer thread until the returned sender is used (or
     /// dropped), so that everything queued meanwhile forms the next batch.
-    async fn hold_writer(db: &Arc<SqliteDb>) -> (std::sync::mpsc::Sender<()>, tokio::task::JoinHandle<Result<(), StoreError>>) {
+    async fn hold_writer(
+        db: &Arc<SqliteDb>,
+    ) -> (
+        std::sync::mpsc::Sender<()>,
+        tokio::task::JoinHandle<Result<(), StoreError>>,
+    ) {
         let (open, gate) = std::sync::mpsc::channel::<()>();
         let (entered_tx, entered) = oneshot::channel::<()>();
         let db2 = Arc::clone(db);
@@ -458,7 +459,11 @@ mod tests {
             stats.ops() as f64 / stats.batches() as f64
         );
         assert_eq!(stats.ops(), 200);
-        assert!(stats.batches() < 200, "no batching: {} batches", stats.batches());
+        assert!(
+            stats.batches() < 200,
+            "no batching: {} batches",
+            stats.batches()
+        );
         assert!(stats.max_batch() > 1);
         let names: Vec<String> = db
             .readers()
@@ -522,7 +527,10 @@ mod tests {
             StoreError::Conflict("UNIQUE constraint failed: tenants.name".into())
         );
         twin_a.await.expect("task").expect("first twin wins");
-        let err = twin_b.await.expect("task").expect_err("second twin refused");
+        let err = twin_b
+            .await
+            .expect("task")
+            .expect_err("second twin refused");
         assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
 
         let stats = db.writer().stats();
@@ -534,9 +542,11 @@ mod tests {
         assert_eq!(count_tenants_fresh(&path), 10);
         let partial: i64 = Connection::open(&path)
             .expect("fresh")
-            .query_row("SELECT count(*) FROM tenants WHERE name = 'partial'", [], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT count(*) FROM tenants WHERE name = 'partial'",
+                [],
+                |r| r.get(0),
+            )
             .expect("count");
         assert_eq!(partial, 0, "the failed op was rolled back to its savepoint");
     }
@@ -684,7 +694,11 @@ mod tests {
         // SIGKILL: no destructors, no shutdown, no checkpoint.
         child.kill().expect("kill -9 the child");
         let _ = child.wait();
-        assert!(acked.len() >= 300, "child acknowledged only {}", acked.len());
+        assert!(
+            acked.len() >= 300,
+            "child acknowledged only {}",
+            acked.len()
+        );
 
         let conn = Connection::open(&path).expect("reopen after kill");
         let mut stmt = conn
@@ -709,9 +723,8 @@ mod tests {
             .build()
             .expect("runtime");
         rt.block_on(async move {
-            let db = Arc::new(
-                SqliteDb::open(Path::new(&path), SqliteOptions::default()).expect("open"),
-            );
+            let db =
+                Arc::new(SqliteDb::open(Path::new(&path), SqliteOptions::default()).expect("open"));
             let deadline = Instant::now() + Duration::from_secs(30);
             let workers: Vec<_> = (0..16)
                 .map(|w| {
