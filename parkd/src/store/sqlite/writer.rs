@@ -660,6 +660,53 @@ mod tests {
         db.shutdown().await;
     }
 
+    /// Throughput probe, not a pass/fail test: 64 concurrent writers, each
+    /// op one insert, under both `synchronous` settings. Run with
+    /// `cargo test --release -p parkd --lib throughput -- --ignored --nocapture`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "measurement; run by hand"]
+    async fn throughput_probe() {
+        use crate::store::sqlite::Synchronous;
+        for sync in [Synchronous::Full, Synchronous::Normal] {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let opts = SqliteOptions {
+                synchronous: sync,
+                ..SqliteOptions::default()
+            };
+            let db = Arc::new(SqliteDb::open(&dir.path().join("b.db"), opts).expect("open"));
+            let per_task = 500;
+            let started = Instant::now();
+            let tasks: Vec<_> = (0..64)
+                .map(|t| {
+                    let db = Arc::clone(&db);
+                    tokio::spawn(async move {
+                        for i in 0..per_task {
+                            let name = format!("t{t}-{i}");
+                            db.writer()
+                                .run(move |tx| insert_tenant(tx, &name))
+                                .await
+                                .expect("write");
+                        }
+                    })
+                })
+                .collect();
+            for t in tasks {
+                t.await.expect("task");
+            }
+            let secs = started.elapsed().as_secs_f64();
+            let stats = db.writer().stats();
+            eprintln!(
+                "{sync:?}: {} ops in {:.2}s = {:.0} ops/s; {} batches, mean {:.1}, max {}",
+                stats.ops(),
+                secs,
+                stats.ops() as f64 / secs,
+                stats.batches(),
+                stats.ops() as f64 / stats.batches() as f64,
+                stats.max_batch()
+            );
+        }
+    }
+
     const CHILD_ENV: &str = "PARKD_TEST_KILL9_DB";
 
     /// Spawns this test binary as a child that writes until it is killed.
