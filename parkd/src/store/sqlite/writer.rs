@@ -20,7 +20,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, Ordering};
 use std::time::Instant;
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
@@ -151,6 +151,12 @@ pub struct Writer {
     sender: mpsc::Sender<Msg>,
     closed: AtomicBool,
     stats: Arc<WriterStats>,
+    /// Operations fully in the queue and not yet taken by the thread. Counted
+    /// after `send` completes (not from the channel's free capacity, which
+    /// also counts a send that has a slot but has not pushed yet), so that
+    /// `queued() >= n` guarantees the next drain sees those `n` operations.
+    /// Briefly negative when the thread takes an op before its sender counts it.
+    pending: Arc<AtomicIsize>,
     exited: watch::Receiver<bool>,
 }
 
@@ -171,19 +177,22 @@ impl Writer {
         let stats = Arc::new(WriterStats::default());
         let (exited_tx, exited) = watch::channel(false);
         let thread_stats = Arc::clone(&stats);
+        let pending = Arc::new(AtomicIsize::new(0));
+        let thread_pending = Arc::clone(&pending);
         let max_batch = options.max_batch.max(1);
         std::thread::Builder::new()
             .name("parkd-sqlite-writer".into())
             .spawn(move || {
                 // Signals exit even if the loop panics.
                 let _exit = ExitSignal(exited_tx);
-                writer_loop(conn, receiver, &thread_stats, max_batch);
+                writer_loop(conn, receiver, &thread_stats, &thread_pending, max_batch);
             })
             .map_err(|e| StoreError::Unavailable(format!("cannot start writer thread: {e}")))?;
         Ok(Writer {
             sender,
             closed: AtomicBool::new(false),
             stats,
+            pending,
             exited,
         })
     }
@@ -209,6 +218,7 @@ impl Writer {
             .send(Msg::Op(Box::new(OpJob { op, reply })))
             .await
             .map_err(|_| StoreError::Unavailable("the writer is shut down".into()))?;
+        self.pending.fetch_add(1, Ordering::AcqRel);
         answer.await.map_err(|_| {
             StoreError::Unavailable("the writer stopped before committing the operation".into())
         })?
@@ -219,9 +229,10 @@ impl Writer {
         &self.stats
     }
 
-    /// Operations queued and not yet taken by the writer thread.
+    /// Operations (and a pending shutdown request) queued and not yet taken by
+    /// the writer thread.
     pub fn queued(&self) -> usize {
-        self.sender.max_capacity() - self.sender.capacity()
+        usize::try_from(self.pending.load(Ordering::Acquire)).unwrap_or(0)
     }
 
     /// Refuses new operations, lets the thread run and commit everything
@@ -230,7 +241,9 @@ impl Writer {
     pub async fn shutdown(&self) {
         self.closed.store(true, Ordering::Release);
         // Err means the thread is already gone.
-        let _ = self.sender.send(Msg::Shutdown).await;
+        if self.sender.send(Msg::Shutdown).await.is_ok() {
+            self.pending.fetch_add(1, Ordering::AcqRel);
+        }
         let mut exited = self.exited.clone();
         // Err means the signal's sender is gone, i.e. the thread has exited.
         let _ = exited.wait_for(|done| *done).await;
@@ -255,6 +268,7 @@ fn writer_loop(
     mut conn: Connection,
     mut receiver: mpsc::Receiver<Msg>,
     stats: &WriterStats,
+    pending: &AtomicIsize,
     max_batch: usize,
 ) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(max_batch);
@@ -263,15 +277,25 @@ fn writer_loop(
     while let Some(first) = receiver.blocking_recv() {
         match first {
             Msg::Shutdown => {
+                pending.fetch_sub(1, Ordering::AcqRel);
                 receiver.close();
                 continue;
             }
-            Msg::Op(job) => batch.push(job),
+            Msg::Op(job) => {
+                pending.fetch_sub(1, Ordering::AcqRel);
+                batch.push(job);
+            }
         }
         while batch.len() < max_batch {
             match receiver.try_recv() {
-                Ok(Msg::Op(job)) => batch.push(job),
-                Ok(Msg::Shutdown) => receiver.close(),
+                Ok(Msg::Op(job)) => {
+                    pending.fetch_sub(1, Ordering::AcqRel);
+                    batch.push(job);
+                }
+                Ok(Msg::Shutdown) => {
+                    pending.fetch_sub(1, Ordering::AcqRel);
+                    receiver.close();
+                }
                 Err(_) => break,
             }
         }
@@ -604,9 +628,12 @@ mod tests {
         wait_queued(&db, 3).await;
         open.send(()).expect("open the gate");
         held.await.expect("task").expect("gate op");
-        for h in [first, rogue, last] {
-            let err = h.await.expect("task").expect_err("nothing acknowledged");
-            assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+        for (which, h) in [("first", first), ("rogue", rogue), ("last", last)] {
+            let answer = h.await.expect("task");
+            assert!(
+                matches!(answer, Err(StoreError::Unavailable(_))),
+                "{which}: {answer:?}"
+            );
         }
         assert_eq!(count_tenants_fresh(&path), 0);
         db.writer()
