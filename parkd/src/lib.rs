@@ -1,7 +1,6 @@
-//! parkd — the self-hostable parking daemon: REST + WebSocket over `parking-core`,
-//! with storage, authentication, payments and events.
+//! parkd — the self-hostable parking daemon (REST + WebSocket over `parking-core`).
 //!
-//! Layout: [`auth`] holds the security primitives (password hashing, access and
-//! refresh tokens, PII encryption, key files in the data directory).
+//! Layout: `store` holds persistence (the SQLite backend: migrations, the
+//! group-commit writer and the read pool).
 
-pub mod auth;
+pub mod store;

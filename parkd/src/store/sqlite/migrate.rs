@@ -1,0 +1,225 @@
+//! Versioned schema migrations, compiled into the binary.
+//!
+//! Each migration is a SQL file `migrations/sqlite/NNNN_name.sql` at the top of
+//! the repository, listed in [`MIGRATIONS`] in version order. A database records
+//! the last version applied in `PRAGMA user_version` (0 for a fresh file).
+//! [`migrate`] applies every newer migration in order, each in its own
+//! `BEGIN IMMEDIATE` transaction together with the `user_version` bump, so a
+//! crash mid-upgrade leaves the database at the last complete version. A
+//! database whose version is above the highest known one was written by a newer
+//! parkd and is refused with [`StoreError::SchemaTooNew`] rather than touched.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::map_err;
+use crate::store::StoreError;
+
+/// One compiled-in migration.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    /// The version the database is at once this migration is applied.
+    pub version: u32,
+    /// The file's name part, for logs.
+    pub name: &'static str,
+    /// The SQL, run as one batch.
+    pub sql: &'static str,
+}
+
+/// Every migration, in strictly increasing version order.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sql: include_str!("../../../../migrations/sqlite/0001_init.sql"),
+}];
+
+/// The highest schema version this binary knows.
+pub fn latest_version() -> u32 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+/// The schema version recorded in the database (`PRAGMA user_version`).
+pub fn current_version(conn: &Connection) -> Result<u32, StoreError> {
+    let v: i64 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(map_err)?;
+    // user_version is a signed 32-bit header field; a negative value is not
+    // one we ever write.
+    u32::try_from(v).map_err(|_| StoreError::Internal(format!("invalid user_version {v}")))
+}
+
+/// Refuses a database written by a newer parkd.
+pub fn check_not_too_new(found: u32) -> Result<(), StoreError> {
+    let supported = latest_version();
+    if found > supported {
+        return Err(StoreError::SchemaTooNew { found, supported });
+    }
+    Ok(())
+}
+
+/// Brings the database up to [`latest_version`], returning the versions
+/// applied (empty when it was already current).
+pub fn migrate(conn: &mut Connection) -> Result<Vec<u32>, StoreError> {
+    migrate_with(conn, MIGRATIONS)
+}
+
+/// [`migrate`] over an explicit list, so tests can simulate a newer binary.
+fn migrate_with(conn: &mut Connection, migrations: &[Migration]) -> Result<Vec<u32>, StoreError> {
+    let supported = migrations.last().map_or(0, |m| m.version);
+    let found = current_version(conn)?;
+    if found > supported {
+        return Err(StoreError::SchemaTooNew { found, supported });
+    }
+    let mut applied = Vec::new();
+    for m in migrations {
+        // IMMEDIATE takes the write lock before reading the version, so two
+        // processes racing to upgrade the same file cannot both apply `m`.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(map_err)?;
+        if current_version(&tx)? >= m.version {
+            continue;
+        }
+        tx.execute_batch(m.sql).map_err(|e| {
+            StoreError::Internal(format!(
+                "migration {:04}_{} failed: {}",
+                m.version,
+                m.name,
+                map_err(e)
+            ))
+        })?;
+        tx.pragma_update(None, "user_version", m.version)
+            .map_err(map_err)?;
+        tx.commit().map_err(map_err)?;
+        tracing::info!(
+            version = m.version,
+            name = m.name,
+            "applied sqlite migration"
+        );
+        applied.push(m.version);
+    }
+    Ok(applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fresh() -> (tempfile::TempDir, Connection) {
+        let dir = tempfile::tempdir().expect("create temp dir");
+        let conn = Connection::open(dir.path().join("t.db")).expect("open db");
+        (dir, conn)
+    }
+
+    #[test]
+    fn versions_are_strictly_increasing_and_start_at_one() {
+        let mut prev = 0;
+        for m in MIGRATIONS {
+            assert_eq!(m.version, prev + 1, "migration {} out of order", m.name);
+            prev = m.version;
+        }
+        assert_eq!(latest_version(), prev);
+    }
+
+    #[test]
+    fn fresh_database_gets_every_migration_and_user_version() {
+        let (_dir, mut conn) = fresh();
+        assert_eq!(current_version(&conn).expect("version"), 0);
+        let applied = migrate(&mut conn).expect("migrate");
+        let all: Vec<u32> = MIGRATIONS.iter().map(|m| m.version).collect();
+        assert_eq!(applied, all);
+        assert_eq!(current_version(&conn).expect("version"), latest_version());
+        let tables: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN \
+                 ('tenants','users','refresh_tokens','revoked_access','lots','spots', \
+                  'rate_cards','reservations','idempotency_keys','events')",
+                [],
+                |r| r.get(0),
+            )
+            .expect("count tables");
+        assert_eq!(tables, 10);
+    }
+
+    #[test]
+    fn rerunning_is_a_no_op() {
+        let (_dir, mut conn) = fresh();
+        migrate(&mut conn).expect("first migrate");
+        assert!(migrate(&mut conn).expect("second migrate").is_empty());
+        assert_eq!(current_version(&conn).expect("version"), latest_version());
+    }
+
+    #[test]
+    fn newer_binary_upgrades_older_database() {
+        let (_dir, mut conn) = fresh();
+        migrate(&mut conn).expect("migrate to current");
+        let mut newer: Vec<Migration> = MIGRATIONS.to_vec();
+        newer.push(Migration {
+            version: latest_version() + 1,
+            name: "add_note",
+            sql: "ALTER TABLE tenants ADD COLUMN note TEXT;",
+        });
+        let applied = migrate_with(&mut conn, &newer).expect("upgrade");
+        assert_eq!(applied, vec![latest_version() + 1]);
+        assert_eq!(
+            current_version(&conn).expect("version"),
+            latest_version() + 1
+        );
+        conn.execute(
+            "INSERT INTO tenants (id, name, created_us, note) VALUES ('t', 'n', 0, 'x')",
+            [],
+        )
+        .expect("new column exists");
+    }
+
+    #[test]
+    fn failing_migration_leaves_the_previous_version() {
+        let (_dir, mut conn) = fresh();
+        migrate(&mut conn).expect("migrate to current");
+        let mut broken: Vec<Migration> = MIGRATIONS.to_vec();
+        broken.push(Migration {
+            version: latest_version() + 1,
+            name: "broken",
+            sql: "CREATE TABLE half (x INTEGER); THIS IS NOT SQL;",
+        });
+        let err = migrate_with(&mut conn, &broken).expect_err("broken migration fails");
+        assert!(
+            matches!(err, StoreError::Internal(ref m) if m.contains("broken")),
+            "{err}"
+        );
+        assert_eq!(current_version(&conn).expect("version"), latest_version());
+        let half: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE name = 'half'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("query schema");
+        assert_eq!(half, 0, "the failed migration was rolled back");
+    }
+
+    #[test]
+    fn newer_schema_is_refused_with_a_clear_message() {
+        let (_dir, mut conn) = fresh();
+        conn.pragma_update(None, "user_version", 999)
+            .expect("set version");
+        let err = migrate(&mut conn).expect_err("refused");
+        assert_eq!(
+            err,
+            StoreError::SchemaTooNew {
+                found: 999,
+                supported: latest_version()
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "database schema version 999 is newer than this parkd supports ({}); upgrade parkd",
+                latest_version()
+            )
+        );
+        // Nothing was touched.
+        assert_eq!(current_version(&conn).expect("version"), 999);
+        assert!(check_not_too_new(999).is_err());
+        assert!(check_not_too_new(latest_version()).is_ok());
+    }
+}
