@@ -21,7 +21,7 @@ CREATE TABLE users (
     first_name     TEXT    NOT NULL,
     last_name      TEXT    NOT NULL,
     -- AES-GCM ciphertext (nonce || ciphertext || tag); never the plain number.
-    phone_enc      BLOB,
+    phone_enc      TEXT,
     -- Comma-separated role names, e.g. 'driver' or 'operator,admin'.
     roles          TEXT    NOT NULL DEFAULT 'driver',
     tenant_id      TEXT    REFERENCES tenants (id),
@@ -67,6 +67,7 @@ CREATE TABLE lots (
     max_duration_minutes     INTEGER CHECK (max_duration_minutes > 0),
     hold_minutes             INTEGER NOT NULL DEFAULT 10 CHECK (hold_minutes > 0),
     no_show_grace_minutes    INTEGER NOT NULL DEFAULT 15 CHECK (no_show_grace_minutes >= 0),
+    cancellation_json        TEXT NOT NULL DEFAULT '{}',
     -- Identifier in an imported data set (e.g. the source's car-park code).
     external_id              TEXT    UNIQUE,
     created_us               INTEGER NOT NULL,

@@ -1,6 +1,30 @@
-//! parkd — the self-hostable parking daemon (REST + WebSocket over `parking-core`).
+//! # parkd
 //!
-//! Layout: `store` holds persistence (the SQLite backend: migrations, the
-//! group-commit writer and the read pool).
+//! The self-hostable parking daemon: the whole system over HTTP, on embedded
+//! SQLite by default. Layers, top to bottom:
+//!
+//! - [`api`] — axum routes per resource, extractors, problem+json errors, the
+//!   OpenAPI document; [`error`] is the one error type they render.
+//! - [`service`] — use cases (booking, accounts) and their authorization.
+//! - [`engine`] — the core's in-memory state (inventories, rate cards, spatial
+//!   index), kept in step with the store.
+//! - [`store`] — persistence behind one interface ([`store::interface::Store`]),
+//!   with the SQLite implementation in [`store::sqlite`].
+//! - [`auth`] — passwords, tokens, encryption of personal data, key files.
+//! - [`app`] — start-up, background jobs, serving and graceful shutdown;
+//!   [`config`] — defaults, TOML file, `PARKD_*` environment, flags.
+//!
+//! Tests drive [`api::router`] and [`app::serve`] on `127.0.0.1:0`.
 
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod demo;
+pub mod engine;
+pub mod error;
+pub mod limits;
+pub mod metrics;
+pub mod service;
+pub mod state;
 pub mod store;

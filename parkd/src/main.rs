@@ -1,11 +1,220 @@
-//! parkd — the self-hostable parking daemon (REST + WebSocket over `parking-core`).
-//!
-//! The daemon is built under its own issue; this binary only reports its version
-//! so that the workspace builds end to end.
+//! parkd's command line: `serve` (with `--demo`), `admin create-user`,
+//! `default-config`.
 
-fn main() {
-    println!(
-        "parkd {} (parking-core linked; the HTTP daemon is not built yet)",
-        env!("CARGO_PKG_VERSION")
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use parkd::auth::{Password, Role};
+use parkd::config::{Config, DEFAULT_CONFIG_TOML, Overrides};
+use parkd::service::accounts::{self, NewUser};
+use parking_core::model::TenantId;
+
+/// The self-hostable parking daemon.
+#[derive(Debug, Parser)]
+#[command(name = "parkd", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the API (SQLite in the data directory).
+    Serve(ServeArgs),
+    /// Administration.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Print a commented configuration file with every default.
+    DefaultConfig,
+}
+
+#[derive(Debug, Args)]
+struct Common {
+    /// Configuration file (TOML).
+    #[arg(long, env = "PARKD_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (database, keys).
+    #[arg(long, env = "PARKD_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Log format: json or pretty.
+    #[arg(long, env = "PARKD_LOG_FORMAT")]
+    log_format: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Address to listen on.
+    #[arg(long, env = "PARKD_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Seed a demo city (real Dresden car parks) on first start and print how to
+    /// log in.
+    #[arg(long)]
+    demo: bool,
+    /// Rate limits: on or off (off for load tests on loopback).
+    #[arg(long, env = "PARKD_RATE_LIMITS", value_parser = parse_switch)]
+    rate_limits: Option<bool>,
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create a user (the password is read from standard input).
+    CreateUser(CreateUserArgs),
+}
+
+#[derive(Debug, Args)]
+struct CreateUserArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Email address.
+    #[arg(long)]
+    email: String,
+    /// Role: admin, operator or driver.
+    #[arg(long)]
+    role: Role,
+    /// Tenant id (operators).
+    #[arg(long)]
+    tenant: Option<TenantId>,
+    /// Given name.
+    #[arg(long, default_value = "Admin")]
+    first_name: String,
+    /// Family name.
+    #[arg(long, default_value = "User")]
+    last_name: String,
+    /// Read the password from standard input (required: never on the command line).
+    #[arg(long, required = true)]
+    password_stdin: bool,
+}
+
+fn parse_switch(s: &str) -> Result<bool, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "on" | "true" | "1" => Ok(true),
+        "off" | "false" | "0" => Ok(false),
+        _ => Err(format!("expected on or off, got {s:?}")),
+    }
+}
+
+fn load_config(
+    common: &Common,
+    listen: Option<SocketAddr>,
+    rate_limits: Option<bool>,
+) -> anyhow::Result<Config> {
+    Config::load(
+        common.config.as_deref(),
+        Overrides {
+            listen,
+            data_dir: common.data_dir.clone(),
+            rate_limits_enabled: rate_limits,
+            log_format: common.log_format.clone(),
+        },
+    )
+    .context("loading the configuration")
+}
+
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PARKD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if format == "pretty" {
+        builder.init();
+    } else {
+        builder.json().flatten_event(true).init();
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = load_config(&args.common, args.listen, args.rate_limits)?;
+    init_logging(&config.log_format);
+    let listen = config.listen;
+    let state = parkd::app::build(config).await.context("starting parkd")?;
+    parkd::app::bootstrap_admin(&state)
+        .await
+        .context("creating the bootstrap admin")?;
+    let demo = if args.demo {
+        Some(
+            parkd::demo::seed(&state)
+                .await
+                .map_err(anyhow::Error::msg)
+                .context("seeding the demo city")?,
+        )
+    } else {
+        None
+    };
+    let listener = parkd::app::bind(listen).await?;
+    let url = format!(
+        "http://{}",
+        listener.local_addr().context("reading the bound address")?
     );
+    println!("parkd {} listening on {url}", env!("CARGO_PKG_VERSION"));
+    println!("  API:     {url}/api/v1   (OpenAPI: {url}/api/v1/openapi.json)");
+    println!("  health:  {url}/health   metrics: {url}/metrics");
+    if let Some(demo) = demo {
+        println!("{}", demo.login_help(&url));
+    }
+    parkd::app::serve(listener, state, parkd::app::shutdown_signal())
+        .await
+        .context("serving")?;
+    Ok(())
+}
+
+async fn create_user(args: CreateUserArgs) -> anyhow::Result<()> {
+    let config = load_config(&args.common, None, None)?;
+    let mut password = String::new();
+    std::io::stdin()
+        .read_to_string(&mut password)
+        .context("reading the password from standard input")?;
+    let password = password.trim_end_matches(['\n', '\r']).to_owned();
+    let password = Password::new(password).context("the password")?;
+    if args.role == Role::Operator && args.tenant.is_none() {
+        bail!("an operator needs --tenant ID (create one with POST /api/v1/tenants)");
+    }
+    let state = parkd::app::build(config)
+        .await
+        .context("opening the data directory")?;
+    let user = accounts::create_user(
+        &state,
+        NewUser {
+            email: args.email,
+            password,
+            first_name: args.first_name,
+            last_name: args.last_name,
+            phone: None,
+            roles: vec![args.role],
+            tenant_id: args.tenant,
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    state
+        .store
+        .close()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("created {} {} ({})", args.role, user.email, user.id);
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Admin(AdminCommand::CreateUser(args)) => create_user(args).await,
+        Command::DefaultConfig => {
+            print!("{DEFAULT_CONFIG_TOML}");
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("parkd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use parking_core::model::{
-    Amenity, BookingRules, GeoPoint, KindCounts, Lot as CoreLot, LotId, OperatingHours, TenantId,
+    Amenity, BookingRules, CancellationPolicy, GeoPoint, KindCounts, Lot as CoreLot, LotId,
+    OperatingHours, TenantId,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -241,6 +242,9 @@ pub struct Lot {
     pub hold_minutes: u32,
     /// How long after its start a booking waits for check-in.
     pub no_show_grace_minutes: u32,
+    /// Refunds on cancellation.
+    #[schema(value_type = Object)]
+    pub cancellation: CancellationPolicy,
     /// What it offers.
     pub amenities: Vec<AmenityDto>,
     /// Spots in service.
@@ -266,6 +270,7 @@ impl Lot {
             max_duration_minutes: lot.rules.max_duration_minutes,
             hold_minutes: lot.rules.hold_minutes,
             no_show_grace_minutes: lot.rules.no_show_grace_minutes,
+            cancellation: lot.rules.cancellation,
             amenities: lot.amenities.iter().map(|&a| a.into()).collect(),
             total_spots,
             available: kind_counts(available),
@@ -308,6 +313,11 @@ pub struct CreateLotRequest {
     /// default 15.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_show_grace_minutes: Option<u32>,
+    /// Refunds on cancellation: full until `free_until_minutes_before` the start,
+    /// then `late_refund_percent`, nothing once started; default 60 min / 50 %.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub cancellation: Option<CancellationPolicy>,
     /// Default none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amenities: Option<Vec<AmenityDto>>,
@@ -364,6 +374,7 @@ impl CreateLotRequest {
                 no_show_grace_minutes: self
                     .no_show_grace_minutes
                     .unwrap_or(defaults.no_show_grace_minutes),
+                cancellation: self.cancellation.unwrap_or(defaults.cancellation),
             },
         })
     }
@@ -415,6 +426,11 @@ pub struct UpdateLotRequest {
     /// No-show grace period.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_show_grace_minutes: Option<u32>,
+    /// Refunds on cancellation: full until `free_until_minutes_before` the start,
+    /// then `late_refund_percent`, nothing once started; default 60 min / 50 %.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub cancellation: Option<CancellationPolicy>,
     /// Replaces the amenities.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amenities: Option<Vec<AmenityDto>>,
@@ -488,6 +504,9 @@ impl UpdateLotRequest {
         }
         if let Some(v) = self.hold_minutes {
             lot.rules.hold_minutes = v;
+        }
+        if let Some(v) = self.cancellation {
+            lot.rules.cancellation = v;
         }
         if let Some(v) = self.no_show_grace_minutes {
             lot.rules.no_show_grace_minutes = v;
@@ -604,6 +623,7 @@ mod tests {
             }),
             turnover_buffer_minutes: Some(MAX_MINUTES + 1),
             min_lead_minutes: None,
+            cancellation: None,
             max_duration_minutes: Some(0),
             hold_minutes: Some(0),
             no_show_grace_minutes: None,

@@ -5,6 +5,7 @@
 //! connections. [`StoreError`] is the error every backend speaks, so that the
 //! service layer never sees a SQL type.
 
+pub mod interface;
 pub mod sqlite;
 
 /// What can go wrong in the store, in terms callers can act on.

@@ -30,6 +30,13 @@ pub mod migrate;
 pub mod readers;
 pub mod writer;
 
+mod events;
+mod lots;
+mod reservations;
+mod rows;
+pub mod store;
+mod users;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

@@ -1,0 +1,208 @@
+//! Start-up and shutdown: open storage, load or create the secrets, build the
+//! engine from the store, seed the demo city when asked, create the bootstrap
+//! admin, start the background jobs; and `serve` with graceful shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use crate::auth::password::PasswordHasher;
+use crate::auth::pii::PiiCipher;
+use crate::auth::secrets::Secrets;
+use crate::auth::tokens::TokenIssuer;
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::limits::Limits;
+use crate::state::{AppState, Inner, RevokedTokens};
+use crate::store::interface::Store;
+use crate::store::sqlite::store::SqliteStore;
+use crate::store::sqlite::{SqliteDb, SqliteOptions, Synchronous};
+
+/// What can stop parkd from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The database could not be opened or migrated.
+    #[error("storage: {0}")]
+    Store(#[from] crate::store::StoreError),
+    /// The keys could not be loaded or created.
+    #[error("secrets: {0}")]
+    Secrets(#[from] crate::auth::secrets::SecretsError),
+    /// The token issuer could not be built.
+    #[error("tokens: {0}")]
+    Tokens(#[from] crate::auth::tokens::TokenError),
+    /// Stored data is inconsistent.
+    #[error("engine: {0}")]
+    Engine(#[from] crate::engine::EngineError),
+    /// The demo city could not be seeded.
+    #[error("demo: {0}")]
+    Demo(String),
+    /// The listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Opens the store in `config.data_dir` and builds the state over it.
+pub async fn build(config: Config) -> Result<AppState, StartError> {
+    let options = SqliteOptions {
+        readers: config.read_connections,
+        synchronous: if config.sync_full {
+            Synchronous::Full
+        } else {
+            Synchronous::Normal
+        },
+        ..SqliteOptions::default()
+    };
+    let secrets = Secrets::load_or_create(&config.data_dir)?;
+    let db_path = config.data_dir.join("parkd.sqlite3");
+    let db = tokio::task::spawn_blocking(move || SqliteDb::open(&db_path, options))
+        .await
+        .map_err(|e| crate::store::StoreError::Internal(e.to_string()))??;
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::new(db));
+    build_with_store(config, store, &secrets).await
+}
+
+/// Builds the state over an opened store.
+pub async fn build_with_store(
+    config: Config,
+    store: Arc<dyn Store>,
+    secrets: &Secrets,
+) -> Result<AppState, StartError> {
+    let now = Utc::now();
+    let snapshot = store.snapshot(now).await?;
+    let engine = Engine::load(&snapshot, now)?;
+    let tokens = TokenIssuer::new(secrets.jwt_signing_key(), config.access_ttl())?;
+    let passwords = PasswordHasher::new(
+        NonZeroUsize::new(config.hash_concurrency).unwrap_or(NonZeroUsize::MIN),
+    );
+    let limits = Limits::new(&config.rate_limits);
+    Ok(AppState::new(Inner {
+        revoked: RevokedTokens::from_list(&snapshot.revoked_access),
+        pii: PiiCipher::new(secrets.pii_key()),
+        config,
+        store,
+        engine,
+        tokens,
+        passwords,
+        limits,
+    }))
+}
+
+/// Background work: expiring holds, marking no-shows, forgetting idle rate-limit
+/// keys. Runs until aborted.
+pub fn spawn_jobs(state: AppState) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut sweep = tokio::time::interval(Duration::from_secs(5));
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut ticks: u64 = 0;
+        loop {
+            sweep.tick().await;
+            ticks += 1;
+            match crate::service::booking::sweep(&state, Utc::now()).await {
+                Ok(0) => {}
+                Ok(n) => info!(released = n, "expired holds and no-shows released"),
+                Err(e) => warn!(error = %e, "sweep failed; will retry"),
+            }
+            if ticks.is_multiple_of(12) {
+                state.limits.shrink();
+            }
+        }
+    })
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves, then finishes
+/// in-flight requests and flushes the store.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let jobs = spawn_jobs(state.clone());
+    let app = crate::api::router(state.clone());
+    let result = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
+    jobs.abort();
+    if let Err(e) = state.store.close().await {
+        warn!(error = %e, "closing the store");
+    }
+    result
+}
+
+/// Binds the configured address.
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Listen { addr, source })
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    info!("shutting down: finishing in-flight requests");
+}
+
+/// Creates the admin named by `PARKD_BOOTSTRAP_ADMIN_EMAIL` and
+/// `PARKD_BOOTSTRAP_ADMIN_PASSWORD` if both are set and no admin exists yet.
+pub async fn bootstrap_admin(state: &AppState) -> Result<(), crate::error::ApiError> {
+    let (Ok(email), Ok(password)) = (
+        std::env::var("PARKD_BOOTSTRAP_ADMIN_EMAIL"),
+        std::env::var("PARKD_BOOTSTRAP_ADMIN_PASSWORD"),
+    ) else {
+        return Ok(());
+    };
+    if state.store.count_admins().await? > 0 {
+        return Ok(());
+    }
+    let password = crate::auth::Password::new(password).map_err(|e| {
+        crate::error::ApiError::field("PARKD_BOOTSTRAP_ADMIN_PASSWORD", e.to_string())
+    })?;
+    let user = crate::service::accounts::create_user(
+        state,
+        crate::service::accounts::NewUser {
+            email,
+            password,
+            first_name: "Admin".into(),
+            last_name: "Bootstrap".into(),
+            phone: None,
+            roles: vec![crate::auth::Role::Admin],
+            tenant_id: None,
+        },
+    )
+    .await?;
+    info!(email = %user.email, "bootstrap admin created");
+    Ok(())
+}

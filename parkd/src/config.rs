@@ -1,0 +1,292 @@
+//! parkd's configuration: documented defaults, then a TOML file, then `PARKD_*`
+//! environment variables, then command-line flags — each later source wins.
+//!
+//! The file and the defaults are handled here; clap reads the environment and the
+//! flags (`#[arg(env = …)]`), so a value given either way arrives as `Some` in
+//! [`Overrides`] and beats the file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use thiserror::Error;
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML or has unknown keys.
+    #[error("invalid config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said (with line and column).
+        message: String,
+    },
+    /// A value is out of its allowed range.
+    #[error("invalid setting {key}: {message}")]
+    Invalid {
+        /// The setting's name.
+        key: &'static str,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+}
+
+/// Rate limits; all of them off with `rate_limits = "off"` or `PARKD_RATE_LIMITS=off`
+/// (for load tests on loopback).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimits {
+    /// Master switch.
+    pub enabled: bool,
+    /// Login attempts per minute from one IP address.
+    pub login_per_minute_per_ip: u32,
+    /// Login attempts per minute for one email address.
+    pub login_per_minute_per_email: u32,
+    /// Registrations per hour from one IP address.
+    pub register_per_hour_per_ip: u32,
+    /// Requests per second from one IP address, all routes.
+    pub requests_per_second_per_ip: u32,
+    /// Burst allowed above the per-second rate.
+    pub burst: u32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            enabled: true,
+            login_per_minute_per_ip: 20,
+            login_per_minute_per_email: 5,
+            register_per_hour_per_ip: 30,
+            requests_per_second_per_ip: 100,
+            burst: 200,
+        }
+    }
+}
+
+/// Everything parkd reads at start-up.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Directory for the SQLite database and the generated keys.
+    pub data_dir: PathBuf,
+    /// Access-token lifetime in seconds.
+    pub access_token_ttl_secs: u64,
+    /// Refresh-token lifetime in days.
+    pub refresh_token_ttl_days: u64,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Read connections to the database.
+    pub read_connections: usize,
+    /// `true`: fsync on every commit (survives power loss); `false`: WAL with
+    /// `synchronous=NORMAL` (survives a killed process, not a lost machine).
+    pub sync_full: bool,
+    /// Password hashes computed at once (argon2id uses ~19 MiB each).
+    pub hash_concurrency: usize,
+    /// Log format: `json` or `pretty`.
+    pub log_format: String,
+    /// Rate limits.
+    pub rate_limits: RateLimits,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("parkd-data"),
+            access_token_ttl_secs: 15 * 60,
+            refresh_token_ttl_days: 30,
+            max_body_bytes: 64 * 1024,
+            read_connections: 4,
+            sync_full: true,
+            hash_concurrency: 2,
+            log_format: "json".into(),
+            rate_limits: RateLimits::default(),
+        }
+    }
+}
+
+/// Values from the environment or flags; `Some` wins over the file.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    /// `--listen` / `PARKD_LISTEN`.
+    pub listen: Option<SocketAddr>,
+    /// `--data-dir` / `PARKD_DATA_DIR`.
+    pub data_dir: Option<PathBuf>,
+    /// `PARKD_RATE_LIMITS=on|off`.
+    pub rate_limits_enabled: Option<bool>,
+    /// `--log-format` / `PARKD_LOG_FORMAT`.
+    pub log_format: Option<String>,
+}
+
+impl Config {
+    /// Defaults, then the file at `path` (if given), then `overrides`.
+    pub fn load(path: Option<&Path>, overrides: Overrides) -> Result<Config, ConfigError> {
+        let mut config = match path {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        if let Some(listen) = overrides.listen {
+            config.listen = listen;
+        }
+        if let Some(dir) = overrides.data_dir {
+            config.data_dir = dir;
+        }
+        if let Some(enabled) = overrides.rate_limits_enabled {
+            config.rate_limits.enabled = enabled;
+        }
+        if let Some(format) = overrides.log_format {
+            config.log_format = format;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, message: &str| ConfigError::Invalid {
+            key,
+            message: message.to_owned(),
+        };
+        if !(60..=86_400).contains(&self.access_token_ttl_secs) {
+            return Err(invalid(
+                "access_token_ttl_secs",
+                "must be between 60 and 86400",
+            ));
+        }
+        if !(1..=365).contains(&self.refresh_token_ttl_days) {
+            return Err(invalid(
+                "refresh_token_ttl_days",
+                "must be between 1 and 365",
+            ));
+        }
+        if !(1024..=16 * 1024 * 1024).contains(&self.max_body_bytes) {
+            return Err(invalid(
+                "max_body_bytes",
+                "must be between 1024 and 16777216",
+            ));
+        }
+        if !(1..=64).contains(&self.read_connections) {
+            return Err(invalid("read_connections", "must be between 1 and 64"));
+        }
+        if !(1..=64).contains(&self.hash_concurrency) {
+            return Err(invalid("hash_concurrency", "must be between 1 and 64"));
+        }
+        if !matches!(self.log_format.as_str(), "json" | "pretty") {
+            return Err(invalid("log_format", "must be \"json\" or \"pretty\""));
+        }
+        Ok(())
+    }
+
+    /// The access-token lifetime.
+    pub fn access_ttl(&self) -> Duration {
+        Duration::from_secs(self.access_token_ttl_secs)
+    }
+
+    /// The refresh-token lifetime.
+    pub fn refresh_ttl(&self) -> Duration {
+        Duration::from_secs(self.refresh_token_ttl_days * 86_400)
+    }
+}
+
+/// The commented configuration file `parkd default-config` prints.
+pub const DEFAULT_CONFIG_TOML: &str = r#"# parkd configuration. Every setting is optional; shown with its default.
+# Precedence: these defaults < this file < PARKD_* environment < command-line flags.
+
+# Address to listen on (PARKD_LISTEN, --listen).
+listen = "127.0.0.1:8080"
+# SQLite database and generated keys live here (PARKD_DATA_DIR, --data-dir).
+data_dir = "parkd-data"
+# Access tokens live 15 minutes; refresh tokens 30 days.
+access_token_ttl_secs = 900
+refresh_token_ttl_days = 30
+# Largest request body, bytes.
+max_body_bytes = 65536
+# Read connections to the database.
+read_connections = 4
+# true: fsync every commit (survives power loss). false: survives a killed
+# process but may lose the last commits on a power cut.
+sync_full = true
+# Password hashes computed at once; each argon2id hash uses ~19 MiB.
+hash_concurrency = 2
+# "json" (one object per line) or "pretty" (PARKD_LOG_FORMAT, --log-format).
+log_format = "json"
+
+[rate_limits]
+# PARKD_RATE_LIMITS=off switches every limit off (load tests on loopback).
+enabled = true
+login_per_minute_per_ip = 20
+login_per_minute_per_email = 5
+register_per_hour_per_ip = 30
+requests_per_second_per_ip = 100
+burst = 200
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_printed_default_config_is_the_default() {
+        let parsed: Config = toml::from_str(DEFAULT_CONFIG_TOML).expect("valid toml");
+        assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    fn file_then_overrides_win_in_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("parkd.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9000\"\ndata_dir = \"/tmp/x\"\n[rate_limits]\nenabled = true\n",
+        )
+        .expect("write");
+        let from_file = Config::load(Some(&path), Overrides::default()).expect("valid");
+        assert_eq!(from_file.listen.port(), 9000);
+        let overridden = Config::load(
+            Some(&path),
+            Overrides {
+                listen: Some(SocketAddr::from(([127, 0, 0, 1], 9100))),
+                rate_limits_enabled: Some(false),
+                ..Overrides::default()
+            },
+        )
+        .expect("valid");
+        assert_eq!(overridden.listen.port(), 9100);
+        assert_eq!(overridden.data_dir, PathBuf::from("/tmp/x"));
+        assert!(!overridden.rate_limits.enabled);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused_with_the_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("parkd.toml");
+        std::fs::write(&path, "listen_addr = \"x\"\n").expect("write");
+        let err = Config::load(Some(&path), Overrides::default()).expect_err("unknown key");
+        assert!(err.to_string().contains("listen_addr"), "{err}");
+        std::fs::write(&path, "read_connections = 0\n").expect("write");
+        let err = Config::load(Some(&path), Overrides::default()).expect_err("out of range");
+        assert!(err.to_string().contains("read_connections"), "{err}");
+    }
+}

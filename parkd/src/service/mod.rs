@@ -1,0 +1,4 @@
+//! Use cases over the engine and the store, with their authorization decisions.
+
+pub mod accounts;
+pub mod booking;
