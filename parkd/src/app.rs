@@ -79,6 +79,8 @@ pub async fn build_with_store(
     store: Arc<dyn Store>,
     secrets: &Secrets,
 ) -> Result<AppState, StartError> {
+    // Install the metrics recorder before anything counts.
+    crate::metrics::recorder();
     let now = Utc::now();
     let snapshot = store.snapshot(now).await?;
     let engine = Engine::load(&snapshot, now)?;

@@ -112,7 +112,7 @@ mod tests {
     fn config(enabled: bool) -> RateLimits {
         RateLimits {
             enabled,
-            login_per_minute_per_ip: 3,
+            login_per_minute_per_ip: 4,
             login_per_minute_per_email: 2,
             register_per_hour_per_ip: 1,
             requests_per_second_per_ip: 1,
@@ -130,7 +130,7 @@ mod tests {
             Err(ApiError::TooManyRequests { retry_after_secs }) => assert!(retry_after_secs >= 1),
             other => panic!("expected 429, got {other:?}"),
         }
-        // Another email from the same IP still has the IP's third attempt.
+        // Every attempt counts against the IP, refused ones too: the fourth is its last.
         assert!(limits.login(ip, "b@example.com").is_ok());
         assert!(
             limits.login(ip, "c@example.com").is_err(),

@@ -24,12 +24,15 @@ pub fn recorder() -> PrometheusHandle {
                     ],
                 )
                 .unwrap_or_else(|_| PrometheusBuilder::new());
-            match builder.install_recorder() {
-                Ok(handle) => handle,
-                // Another recorder is installed (an embedding program's): keep a
-                // private one so /metrics still answers.
-                Err(_) => PrometheusBuilder::new().build_recorder().handle(),
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            let installed = metrics::set_global_recorder(recorder);
+            if installed.is_err() {
+                // An embedding program installed its own recorder first; /metrics
+                // then shows only what reaches ours (nothing), and says so in logs.
+                tracing::warn!("a metrics recorder was already installed; /metrics will be empty");
             }
+            handle
         })
         .clone()
 }
@@ -50,4 +53,18 @@ pub async fn track(request: Request, next: Next) -> Response {
     metrics::histogram!("parkd_http_request_duration_seconds", "route" => route)
         .record(started.elapsed().as_secs_f64());
     response
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counters_show_up_in_the_rendered_text() {
+        let handle = super::recorder();
+        metrics::counter!("parkd_test_counter_total", "route" => "/x").increment(2);
+        let text = handle.render();
+        assert!(
+            text.contains("parkd_test_counter_total{route=\"/x\"} 2"),
+            "{text}"
+        );
+    }
 }

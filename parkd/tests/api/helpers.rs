@@ -1,0 +1,305 @@
+//! `TestApp`: a parkd on a random port over a temporary data directory, with a
+//! reqwest client and typed helpers for the common steps.
+
+#![allow(dead_code)] // each test module uses some of the helpers
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use parkd::app;
+use parkd::auth::{Password, Role};
+use parkd::config::{Config, RateLimits};
+use parkd::service::accounts::{self, NewUser};
+use parkd::state::AppState;
+use parkd::store::interface::{LotRecord, TenantRecord};
+use parking_core::model::{
+    BookingRules, GeoPoint, Lot, LotId, OperatingHours, Spot, SpotId, SpotKind, TenantId,
+};
+use parking_core::pricing::RateCard;
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A running parkd.
+pub struct TestApp {
+    pub url: String,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    pub data_dir: PathBuf,
+    _dir: Option<tempfile::TempDir>,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+/// A logged-in user.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub user_id: String,
+    pub email: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+pub fn test_config(data_dir: PathBuf, rate_limits: bool) -> Config {
+    Config {
+        listen: "127.0.0.1:0".parse().expect("valid address"),
+        data_dir,
+        sync_full: false,
+        rate_limits: RateLimits {
+            enabled: rate_limits,
+            ..RateLimits::default()
+        },
+        ..Config::default()
+    }
+}
+
+impl TestApp {
+    /// parkd with rate limits off.
+    pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(|_| {}).await
+    }
+
+    /// parkd with a tweaked configuration.
+    pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = test_config(dir.path().to_owned(), false);
+        tweak(&mut config);
+        let mut app = TestApp::start(config).await;
+        app._dir = Some(dir);
+        app
+    }
+
+    /// parkd over an existing data directory (for restart tests).
+    pub async fn start(config: Config) -> TestApp {
+        let data_dir = config.data_dir.clone();
+        let state = app::build(config).await.expect("parkd starts");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(app::serve(listener, state.clone(), async {
+            let _ = rx.await;
+        }));
+        TestApp {
+            url,
+            client: reqwest::Client::new(),
+            state,
+            data_dir,
+            _dir: None,
+            shutdown: Some(tx),
+            server: Some(server),
+        }
+    }
+
+    /// Graceful shutdown; returns the data directory's owner so it survives.
+    pub async fn stop(mut self) -> Option<tempfile::TempDir> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("serve");
+        }
+        self._dir.take()
+    }
+
+    pub fn api(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.url)
+    }
+
+    /// A request with an optional bearer token and JSON body.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        let url = if path.starts_with('/')
+            && !path.starts_with("/api/")
+            && !path.starts_with("/health")
+            && !path.starts_with("/ready")
+            && !path.starts_with("/metrics")
+        {
+            self.api(path)
+        } else {
+            format!("{}{path}", self.url)
+        };
+        let mut request = self.client.request(method, url);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        self.call(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Response {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
+
+    /// Creates a user directly (any role) with an access token issued directly
+    /// (no HTTP round trip, no refresh token).
+    pub async fn user(&self, email: &str, role: Role, tenant: Option<TenantId>) -> Session {
+        let user = accounts::create_user(
+            &self.state,
+            NewUser {
+                email: email.into(),
+                password: Password::new(PASSWORD.into()).expect("valid password"),
+                first_name: "Test".into(),
+                last_name: role.to_string(),
+                phone: None,
+                roles: vec![role],
+                tenant_id: tenant,
+            },
+        )
+        .await
+        .expect("user created");
+        let (access, _) = self
+            .state
+            .tokens
+            .issue(
+                user.id.as_uuid(),
+                &user.roles,
+                user.tenant_id.map(|t| t.as_uuid()),
+                Utc::now(),
+            )
+            .expect("token");
+        Session {
+            user_id: user.id.to_string(),
+            email: email.to_owned(),
+            access,
+            refresh: String::new(),
+        }
+    }
+
+    pub async fn login(&self, email: &str) -> Session {
+        let response = self
+            .post(
+                "/auth/login",
+                None,
+                json!({"email": email, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "login {email}");
+        let body: Value = response.json().await.expect("json");
+        let me: Value = self
+            .get("/users/me", body["access_token"].as_str())
+            .await
+            .json()
+            .await
+            .unwrap_or(Value::Null);
+        Session {
+            user_id: me["id"].as_str().unwrap_or_default().to_owned(),
+            email: email.to_owned(),
+            access: body["access_token"]
+                .as_str()
+                .expect("access token")
+                .to_owned(),
+            refresh: body["refresh_token"]
+                .as_str()
+                .expect("refresh token")
+                .to_owned(),
+        }
+    }
+
+    pub async fn tenant(&self, name: &str) -> TenantId {
+        let tenant = TenantRecord {
+            id: TenantId::new(),
+            name: name.into(),
+            created_at: Utc::now(),
+        };
+        self.state
+            .store
+            .create_tenant(tenant.clone())
+            .await
+            .expect("tenant");
+        tenant.id
+    }
+
+    /// A lot of `tenant` with `kinds` spots (labels S1, S2, …) and the example
+    /// rate card, put in the store and the engine directly.
+    pub async fn lot(
+        &self,
+        tenant: TenantId,
+        kinds: &[SpotKind],
+        rules: BookingRules,
+    ) -> (LotId, Vec<SpotId>) {
+        let lot = Lot {
+            id: LotId::new(),
+            tenant_id: tenant,
+            name: "Test lot".into(),
+            address: "Teststraße 1, Dresden".into(),
+            location: GeoPoint::new(51.05, 13.74).expect("valid"),
+            time_zone: chrono_tz::Europe::Berlin,
+            hours: OperatingHours::always_open(),
+            amenities: Default::default(),
+            rules,
+        };
+        let spots: Vec<Spot> = kinds
+            .iter()
+            .enumerate()
+            .map(|(n, kind)| Spot {
+                id: SpotId::new(),
+                lot_id: lot.id,
+                label: format!("S{}", n + 1),
+                kind: *kind,
+                zone: None,
+                in_service: true,
+            })
+            .collect();
+        let card = RateCard::example_eur();
+        let store = Arc::clone(&self.state.store);
+        store
+            .insert_lot(LotRecord {
+                lot: lot.clone(),
+                external_id: None,
+            })
+            .await
+            .expect("lot");
+        store.insert_spots(spots.clone()).await.expect("spots");
+        store
+            .put_rate_card(lot.id, card.clone())
+            .await
+            .expect("rates");
+        let mut city = self.state.engine.write();
+        city.add_lot(lot.clone(), Some(card)).expect("engine lot");
+        for spot in &spots {
+            city.add_spot(spot.clone()).expect("engine spot");
+        }
+        (lot.id, spots.iter().map(|s| s.id).collect())
+    }
+}
+
+/// A booking window starting `hours` from now (on a quarter hour), `len` hours long.
+pub fn window(hours: i64, len: i64) -> (DateTime<Utc>, DateTime<Utc>) {
+    let start = (Utc::now() + Duration::hours(hours))
+        .duration_trunc(Duration::minutes(15))
+        .expect("truncate");
+    (start, start + Duration::hours(len))
+}
+
+/// The JSON of a problem answer, after checking its status and content type.
+pub async fn problem(response: Response, status: StatusCode) -> Value {
+    assert_eq!(response.status(), status);
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.expect("problem json");
+    assert_eq!(body["status"], status.as_u16());
+    assert!(body["title"].is_string() && body["type"].is_string() && body["detail"].is_string());
+    body
+}
