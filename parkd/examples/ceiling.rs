@@ -19,14 +19,23 @@ async fn main() -> std::io::Result<()> {
         .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 18090)));
     // About 1 KB of JSON, built once.
     let items: Vec<String> = (0..20)
-        .map(|i| format!("{{\"id\":{i},\"name\":\"lot number {i:03}\",\"free\":{}}}", i * 7 % 13))
+        .map(|i| {
+            format!(
+                "{{\"id\":{i},\"name\":\"lot number {i:03}\",\"free\":{}}}",
+                i * 7 % 13
+            )
+        })
         .collect();
-    let body: &'static str = Box::leak(format!("{{\"items\":[{}]}}", items.join(",")).into_boxed_str());
+    let body: &'static str =
+        Box::leak(format!("{{\"items\":[{}]}}", items.join(",")).into_boxed_str());
     let app = Router::new().route(
         "/ceiling",
         get(move || async move { ([(header::CONTENT_TYPE, "application/json")], body) }),
     );
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    println!("ceiling listening on http://{addr}/ceiling ({} bytes)", body.len());
+    println!(
+        "ceiling listening on http://{addr}/ceiling ({} bytes)",
+        body.len()
+    );
     axum::serve(listener, app).await
 }
