@@ -363,3 +363,76 @@ async fn an_operator_made_by_an_admin_sees_only_their_tenants_reservations() {
     problem(other, StatusCode::NOT_FOUND).await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn auth_user_and_tenant_routes_are_documented_with_their_security() {
+    let app = TestApp::spawn().await;
+    let doc: Value = app
+        .get("/api/v1/openapi.json", None)
+        .await
+        .json()
+        .await
+        .expect("openapi json");
+    let bearer = json!([{"bearer": []}]);
+    // (method, path, statuses, needs a token)
+    let expected: [(&str, &str, &[&str], bool); 9] = [
+        (
+            "post",
+            "/api/v1/auth/register",
+            &["201", "409", "422", "429"],
+            false,
+        ),
+        (
+            "post",
+            "/api/v1/auth/login",
+            &["200", "401", "422", "429"],
+            false,
+        ),
+        (
+            "post",
+            "/api/v1/auth/refresh",
+            &["200", "401", "422"],
+            false,
+        ),
+        ("post", "/api/v1/auth/logout", &["204", "401", "422"], false),
+        ("get", "/api/v1/users/me", &["200", "401"], true),
+        ("get", "/api/v1/users", &["200", "401", "403", "422"], true),
+        (
+            "patch",
+            "/api/v1/users/{id}",
+            &["200", "401", "403", "404", "409", "422"],
+            true,
+        ),
+        (
+            "post",
+            "/api/v1/tenants",
+            &["201", "401", "403", "409", "422"],
+            true,
+        ),
+        ("get", "/api/v1/tenants", &["200", "401", "403"], true),
+    ];
+    for (method, path, statuses, secured) in expected {
+        let operation = &doc["paths"][path][method];
+        assert!(operation.is_object(), "{method} {path} is documented");
+        for status in statuses {
+            assert!(
+                operation["responses"][status].is_object(),
+                "{method} {path} documents {status}"
+            );
+            if status.starts_with('4') {
+                assert_eq!(
+                    operation["responses"][status]["content"]["application/json"]["schema"]["$ref"],
+                    "#/components/schemas/Problem",
+                    "{method} {path} {status} is a Problem"
+                );
+            }
+        }
+        if secured {
+            assert_eq!(operation["security"], bearer, "{method} {path}");
+        }
+    }
+    // Logout takes a bearer token but does not need one.
+    let logout = &doc["paths"]["/api/v1/auth/logout"]["post"]["security"];
+    assert_eq!(logout, &json!([{}, {"bearer": []}]));
+    app.stop().await;
+}
