@@ -174,3 +174,25 @@ impl FromRequestParts<AppState> for MaybeActor {
         authenticate(parts, state).map(MaybeActor)
     }
 }
+
+/// The peer's IP address, for per-IP rate limits: the connection's address when
+/// parkd is served with connect info, loopback otherwise (requests driven
+/// through the router in tests). Never fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientIp(pub std::net::IpAddr);
+
+impl<S> FromRequestParts<S> for ClientIp
+where
+    S: Send + Sync,
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map_or(std::net::IpAddr::from([127, 0, 0, 1]), |c| c.0.ip()),
+        ))
+    }
+}

@@ -2,9 +2,11 @@
 //! assembles them under `/api/v1`, adds the ops endpoints at the root, the
 //! OpenAPI document, and the middleware every request passes through.
 
+pub mod auth;
 pub mod extract;
 pub mod ops;
 pub mod reservations;
+pub mod users;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -66,7 +68,10 @@ impl Modify for BearerAuth {
 
 /// The versioned API's routes, with their OpenAPI description.
 fn api_v1() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().merge(reservations::routes())
+    OpenApiRouter::new()
+        .merge(auth::routes())
+        .merge(users::routes())
+        .merge(reservations::routes())
 }
 
 /// The whole router and the OpenAPI document it serves.

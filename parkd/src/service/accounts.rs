@@ -125,8 +125,11 @@ pub async fn login(
     email: &str,
     password: &str,
 ) -> Result<TokenPair, ApiError> {
+    // Normalised before the limit too, so padding the email with spaces does
+    // not make it a fresh key for the per-email limit.
+    let email = email.trim();
     state.limits.login(ip, email)?;
-    let Some(user) = state.store.user_by_email(email.trim()).await? else {
+    let Some(user) = state.store.user_by_email(email).await? else {
         // Same work as a real check, so timing does not reveal unknown emails.
         state
             .passwords
