@@ -20,10 +20,10 @@ CREATE TABLE users (
     password_hash  TEXT    NOT NULL,
     first_name     TEXT    NOT NULL,
     last_name      TEXT    NOT NULL,
-    -- AES-GCM ciphertext (nonce || ciphertext || tag); never the plain number.
+    -- base64(nonce || AES-GCM ciphertext || tag); never the plain number.
     phone_enc      TEXT,
-    -- Comma-separated role names, e.g. 'driver' or 'operator,admin'.
-    roles          TEXT    NOT NULL DEFAULT 'driver',
+    -- JSON array of role names, e.g. '["driver"]' or '["operator","admin"]'.
+    roles          TEXT    NOT NULL DEFAULT '["driver"]',
     tenant_id      TEXT    REFERENCES tenants (id),
     created_us     INTEGER NOT NULL
 ) STRICT;
