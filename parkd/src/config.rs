@@ -54,6 +54,8 @@ pub struct RateLimits {
     pub login_per_minute_per_email: u32,
     /// Registrations per hour from one IP address.
     pub register_per_hour_per_ip: u32,
+    /// Registration attempts per hour for one email address.
+    pub register_per_hour_per_email: u32,
     /// Requests per second from one IP address, all routes.
     pub requests_per_second_per_ip: u32,
     /// Burst allowed above the per-second rate.
@@ -67,6 +69,7 @@ impl Default for RateLimits {
             login_per_minute_per_ip: 20,
             login_per_minute_per_email: 5,
             register_per_hour_per_ip: 30,
+            register_per_hour_per_email: 5,
             requests_per_second_per_ip: 100,
             burst: 200,
         }
@@ -239,6 +242,7 @@ enabled = true
 login_per_minute_per_ip = 20
 login_per_minute_per_email = 5
 register_per_hour_per_ip = 30
+register_per_hour_per_email = 5
 requests_per_second_per_ip = 100
 burst = 200
 "#;

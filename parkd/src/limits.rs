@@ -20,6 +20,7 @@ pub struct Limits {
     login_ip: DefaultKeyedRateLimiter<IpAddr>,
     login_email: DefaultKeyedRateLimiter<String>,
     register_ip: DefaultKeyedRateLimiter<IpAddr>,
+    register_email: DefaultKeyedRateLimiter<String>,
 }
 
 fn nz(n: u32) -> NonZeroU32 {
@@ -67,6 +68,10 @@ impl Limits {
                 config.register_per_hour_per_ip,
                 Duration::from_secs(3600),
             )),
+            register_email: RateLimiter::keyed(per(
+                config.register_per_hour_per_email,
+                Duration::from_secs(3600),
+            )),
         }
     }
 
@@ -87,12 +92,13 @@ impl Limits {
         check(&self.login_email, &email.to_lowercase())
     }
 
-    /// A registration from `ip`.
-    pub fn register(&self, ip: IpAddr) -> Result<(), ApiError> {
+    /// A registration from `ip` for `email`.
+    pub fn register(&self, ip: IpAddr, email: &str) -> Result<(), ApiError> {
         if !self.enabled {
             return Ok(());
         }
-        check(&self.register_ip, &ip)
+        check(&self.register_ip, &ip)?;
+        check(&self.register_email, &email.trim().to_lowercase())
     }
 
     /// Forgets keys whose limits have fully recovered, so memory does not grow
@@ -102,6 +108,7 @@ impl Limits {
         self.login_ip.retain_recent();
         self.login_email.retain_recent();
         self.register_ip.retain_recent();
+        self.register_email.retain_recent();
     }
 }
 
@@ -115,6 +122,7 @@ mod tests {
             login_per_minute_per_ip: 4,
             login_per_minute_per_email: 2,
             register_per_hour_per_ip: 1,
+            register_per_hour_per_email: 1,
             requests_per_second_per_ip: 1,
             burst: 2,
         }
@@ -157,7 +165,7 @@ mod tests {
         let ip = IpAddr::from([127, 0, 0, 1]);
         for _ in 0..100 {
             assert!(limits.request(ip).is_ok());
-            assert!(limits.register(ip).is_ok());
+            assert!(limits.register(ip, "a@example.com").is_ok());
         }
     }
 }

@@ -118,7 +118,7 @@ pub async fn logout(
     ApiJson(request): ApiJson<LogoutRequest>,
 ) -> Result<StatusCode, ApiError> {
     request.validate().map_err(ApiError::Validation)?;
-    let access = actor.as_ref().map(|a| (a.jti, a.expires_at));
+    let access = actor.as_ref().map(|a| (a.user_id, a.jti, a.expires_at));
     accounts::logout(&state, access, &request.refresh_token).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -88,7 +88,7 @@ pub async fn register(
     ip: IpAddr,
     request: RegisterRequest,
 ) -> Result<UserRecord, ApiError> {
-    state.limits.register(ip)?;
+    state.limits.register(ip, &request.email)?;
     request.validate().map_err(ApiError::Validation)?;
     let password =
         Password::new(request.password).map_err(|e| ApiError::field("password", e.to_string()))?;
@@ -238,17 +238,19 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<TokenPair, Api
     }
 }
 
-/// Revokes the refresh token and, when the caller authenticated, refuses their
-/// access token until it expires.
+/// Revokes the refresh token and, when the caller authenticated (`access`: their
+/// user id, token id and expiry), refuses their access token until it expires. An
+/// authenticated caller can only revoke their own refresh token.
 pub async fn logout(
     state: &AppState,
-    access: Option<(Uuid, DateTime<Utc>)>,
+    access: Option<(UserId, Uuid, DateTime<Utc>)>,
     refresh_token: &str,
 ) -> Result<(), ApiError> {
     let now = Utc::now();
     let hash = hex(&crate::auth::refresh_token_hash(refresh_token));
-    state.store.revoke_refresh(hash, now).await?;
-    if let Some((jti, expires_at)) = access {
+    let owner = access.map(|(user, _, _)| user);
+    state.store.revoke_refresh(hash, owner, now).await?;
+    if let Some((_, jti, expires_at)) = access {
         state.store.revoke_access(jti, expires_at).await?;
         state.revoked.revoke(jti, expires_at, now);
     }

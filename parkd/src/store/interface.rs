@@ -225,10 +225,12 @@ pub trait Store: Send + Sync + 'static {
         next: RefreshRecord,
         now: DateTime<Utc>,
     ) -> Result<RotateOutcome, StoreError>;
-    /// Revokes one refresh token (logout); its owner, if it existed.
+    /// Revokes one refresh token (logout) — only if it belongs to `owner`, when
+    /// given; its owner, if a live token was revoked.
     async fn revoke_refresh(
         &self,
         token_hash: String,
+        owner: Option<UserId>,
         now: DateTime<Utc>,
     ) -> Result<Option<UserId>, StoreError>;
     /// Refuses an access token's id until it expires (logout).

@@ -374,3 +374,27 @@ async fn the_phone_number_is_stored_encrypted() {
     drop(db);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn logging_out_with_someone_elses_refresh_token_revokes_nothing() {
+    let app = TestApp::spawn().await;
+    app.user("victim@example.com", Role::Driver, None).await;
+    app.user("mallory@example.com", Role::Driver, None).await;
+    let victim = login_pair(&app, "victim@example.com").await;
+    let mallory = login_pair(&app, "mallory@example.com").await;
+    let response = app
+        .post(
+            "/auth/logout",
+            Some(str_of(&mallory, "access_token")),
+            json!({"refresh_token": str_of(&victim, "refresh_token")}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let still = refresh(&app, str_of(&victim, "refresh_token")).await;
+    assert_eq!(
+        still.status(),
+        StatusCode::OK,
+        "the victim's token still works"
+    );
+    app.stop().await;
+}

@@ -3,6 +3,7 @@
 
 mod auth;
 mod helpers;
+mod openapi;
 mod ops;
 mod reservations;
 mod users;

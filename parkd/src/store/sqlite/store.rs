@@ -128,11 +128,12 @@ impl Store for SqliteStore {
     async fn revoke_refresh(
         &self,
         token_hash: String,
+        owner: Option<UserId>,
         now: DateTime<Utc>,
     ) -> Result<Option<UserId>, StoreError> {
         self.db
             .writer()
-            .run(move |tx| users::revoke_refresh(tx, &token_hash, now))
+            .run(move |tx| users::revoke_refresh(tx, &token_hash, owner, now))
             .await
     }
 

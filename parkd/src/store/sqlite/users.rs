@@ -240,12 +240,15 @@ pub fn rotate_refresh(
 pub fn revoke_refresh(
     tx: &Connection,
     hash: &str,
+    only_owner: Option<UserId>,
     now: DateTime<Utc>,
 ) -> Result<Option<UserId>, StoreError> {
     let owner: Option<String> = tx
         .query_row(
-            "UPDATE refresh_tokens SET revoked_us = ?2 WHERE token_hash = ?1 AND revoked_us IS NULL AND spent_us IS NULL RETURNING user_id",
-            params![hash, us(now)],
+            "UPDATE refresh_tokens SET revoked_us = ?2
+             WHERE token_hash = ?1 AND revoked_us IS NULL AND spent_us IS NULL AND (?3 IS NULL OR user_id = ?3)
+             RETURNING user_id",
+            params![hash, us(now), only_owner.map(|u| u.to_string())],
             |r| r.get(0),
         )
         .optional()
