@@ -2,6 +2,7 @@
 //! assembles them under `/api/v1`, adds the ops endpoints at the root, the
 //! OpenAPI document, and the middleware every request passes through.
 
+pub mod analytics;
 pub mod extract;
 pub mod ops;
 pub mod reservations;
@@ -66,7 +67,9 @@ impl Modify for BearerAuth {
 
 /// The versioned API's routes, with their OpenAPI description.
 fn api_v1() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().merge(reservations::routes())
+    OpenApiRouter::new()
+        .merge(reservations::routes())
+        .merge(analytics::routes())
 }
 
 /// The whole router and the OpenAPI document it serves.
