@@ -216,11 +216,9 @@ pub async fn summary(
     let lot = lot_for(&state, &actor, query.lot_id, now)?;
     let today = local_date(lot.time_zone, now);
     let day_start = start_of_local_day(lot.time_zone, today);
-    let day_end = today
-        .succ_opt()
-        .map_or(day_start + Duration::days(1), |d| {
-            start_of_local_day(lot.time_zone, d)
-        });
+    let day_end = today.succ_opt().map_or(day_start + Duration::days(1), |d| {
+        start_of_local_day(lot.time_zone, d)
+    });
     let today_window = window(day_start, day_end.max(now + Duration::seconds(1)))?;
     let reservations = state.store.reservations_in(lot.id, today_window).await?;
 

@@ -102,8 +102,11 @@ async fn occupancy_buckets_show_the_bookings() {
     assert_eq!(cancelled.status(), StatusCode::OK);
 
     let report = ok_json(
-        app.get(&occupancy_path(lot, s, s + h * 4, "1h"), Some(&operator.access))
-            .await,
+        app.get(
+            &occupancy_path(lot, s, s + h * 4, "1h"),
+            Some(&operator.access),
+        )
+        .await,
     )
     .await;
     assert_eq!(report["lot_id"], lot.to_string());
@@ -130,8 +133,11 @@ async fn occupancy_buckets_show_the_bookings() {
     // 90-minute buckets: [s, s+1.5h) holds A 1.5 h + B 0.5 h = 2 spot-hours of
     // 4 × 1.5 = 6; so does [s+1.5h, s+3h); the short last bucket is empty.
     let report = ok_json(
-        app.get(&occupancy_path(lot, s, s + h * 4, "90"), Some(&operator.access))
-            .await,
+        app.get(
+            &occupancy_path(lot, s, s + h * 4, "90"),
+            Some(&operator.access),
+        )
+        .await,
     )
     .await;
     assert_eq!(report["bucket_minutes"], 90);
@@ -186,18 +192,27 @@ async fn revenue_per_day_is_the_sum_of_the_booking_totals() {
     // The first two start within the next day; the third does not.
     let from = s - h;
     let report = ok_json(
-        app.get(&revenue_path(lot, from, from + h * 24), Some(&operator.access))
-            .await,
+        app.get(
+            &revenue_path(lot, from, from + h * 24),
+            Some(&operator.access),
+        )
+        .await,
     )
     .await;
     assert_eq!(report["lot_id"], lot.to_string());
     assert_eq!(days_of(&report), expected(2));
-    assert_eq!(report["total"]["amount"], amount(&bookings[0]) + amount(&bookings[1]));
+    assert_eq!(
+        report["total"]["amount"],
+        amount(&bookings[0]) + amount(&bookings[1])
+    );
     assert_eq!(report["total"]["currency"], "EUR");
 
     let report = ok_json(
-        app.get(&revenue_path(lot, from, from + h * 48), Some(&operator.access))
-            .await,
+        app.get(
+            &revenue_path(lot, from, from + h * 48),
+            Some(&operator.access),
+        )
+        .await,
     )
     .await;
     assert_eq!(days_of(&report), expected(3));
@@ -216,8 +231,11 @@ async fn revenue_per_day_is_the_sum_of_the_booking_totals() {
         .await;
     assert_eq!(cancelled.status(), StatusCode::OK);
     let report = ok_json(
-        app.get(&revenue_path(lot, from, from + h * 48), Some(&operator.access))
-            .await,
+        app.get(
+            &revenue_path(lot, from, from + h * 48),
+            Some(&operator.access),
+        )
+        .await,
     )
     .await;
     assert_eq!(days_of(&report), expected(2));
@@ -237,7 +255,10 @@ async fn summary_counts_spots_bookings_and_todays_revenue() {
     assert_eq!(empty["occupancy_now"], 0.0);
     assert_eq!(empty["active_reservations"], 0);
     assert_eq!(empty["bookings_today"], 0);
-    assert_eq!(empty["revenue_today"], json!({"amount": 0, "currency": "EUR"}));
+    assert_eq!(
+        empty["revenue_today"],
+        json!({"amount": 0, "currency": "EUR"})
+    );
 
     // One booking that starts a moment from now (so it is in progress shortly),
     // and one later on.
