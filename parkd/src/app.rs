@@ -153,28 +153,43 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
 }
 
 /// Resolves on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
+///
+/// The handlers are installed when this is *called*, not when the future is
+/// first polled: parkd announces its address before `serve` polls the future,
+/// and a SIGTERM sent right after the announcement must still shut down
+/// gracefully (exit 0) rather than kill the process with the default action.
+/// Must be called inside the tokio runtime.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    let (interrupt, terminate) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        {
+            let wait = |s: std::io::Result<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Ok(mut s) => {
+                        s.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wait(interrupt) => {},
+                () = wait(terminate) => {},
+            }
+        }
+        #[cfg(not(unix))]
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+        info!("shutting down: finishing in-flight requests");
     }
-    info!("shutting down: finishing in-flight requests");
 }
 
 /// Creates the admin named by `PARKD_BOOTSTRAP_ADMIN_EMAIL` and
@@ -189,6 +204,12 @@ pub async fn bootstrap_admin(state: &AppState) -> Result<(), crate::error::ApiEr
     if state.store.count_admins().await? > 0 {
         return Ok(());
     }
+    check_account_fields(&email, "Admin", "Bootstrap").map_err(|_| {
+        crate::error::ApiError::field(
+            "PARKD_BOOTSTRAP_ADMIN_EMAIL",
+            "must be an email address such as ada@example.com",
+        )
+    })?;
     let password = crate::auth::Password::new(password).map_err(|e| {
         crate::error::ApiError::field("PARKD_BOOTSTRAP_ADMIN_PASSWORD", e.to_string())
     })?;
@@ -207,4 +228,24 @@ pub async fn bootstrap_admin(state: &AppState) -> Result<(), crate::error::ApiEr
     .await?;
     info!(email = %user.email, "bootstrap admin created");
     Ok(())
+}
+
+/// Checks the shape of an account made outside `POST /auth/register` (the
+/// bootstrap admin, `parkd admin create-user`) by the same rules: email shape and
+/// length, name lengths. The password policy is [`crate::auth::Password::new`]'s.
+pub fn check_account_fields(
+    email: &str,
+    first_name: &str,
+    last_name: &str,
+) -> Result<(), crate::error::ApiError> {
+    parking_api::auth::RegisterRequest {
+        email: email.to_owned(),
+        // Only the other fields are checked here.
+        password: "x".repeat(crate::auth::password::MIN_PASSWORD_CHARS),
+        first_name: first_name.to_owned(),
+        last_name: last_name.to_owned(),
+        phone: None,
+    }
+    .validate()
+    .map_err(crate::error::ApiError::Validation)
 }

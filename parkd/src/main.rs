@@ -10,6 +10,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use parkd::auth::{Password, Role};
 use parkd::config::{Config, DEFAULT_CONFIG_TOML, Overrides};
+use parkd::error::ApiError;
 use parkd::service::accounts::{self, NewUser};
 use parking_core::model::TenantId;
 
@@ -127,14 +128,31 @@ fn init_logging(format: &str) {
     }
 }
 
+/// An [`ApiError`] as one line for a person at a terminal: validation errors
+/// name their fields (their `Display` alone says only "invalid fields").
+fn describe(e: &ApiError) -> String {
+    match e {
+        ApiError::Validation(errors) => errors
+            .iter()
+            .map(|f| format!("{}: {}", f.field, f.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    }
+}
+
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = load_config(&args.common, args.listen, args.rate_limits)?;
     init_logging(&config.log_format);
+    // Install the SIGTERM/SIGINT handlers first: a signal during start-up (or
+    // right after the address is printed) then shuts down gracefully instead of
+    // killing parkd half-way through seeding the demo.
+    let shutdown = parkd::app::shutdown_signal();
     let listen = config.listen;
     let state = parkd::app::build(config).await.context("starting parkd")?;
     parkd::app::bootstrap_admin(&state)
         .await
-        .context("creating the bootstrap admin")?;
+        .map_err(|e| anyhow::anyhow!("creating the bootstrap admin: {}", describe(&e)))?;
     let demo = if args.demo {
         Some(
             parkd::demo::seed(&state)
@@ -156,7 +174,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(demo) = demo {
         println!("{}", demo.login_help(&url));
     }
-    parkd::app::serve(listener, state, parkd::app::shutdown_signal())
+    parkd::app::serve(listener, state, shutdown)
         .await
         .context("serving")?;
     Ok(())
@@ -173,10 +191,12 @@ async fn create_user(args: CreateUserArgs) -> anyhow::Result<()> {
     if args.role == Role::Operator && args.tenant.is_none() {
         bail!("an operator needs --tenant ID (create one with POST /api/v1/tenants)");
     }
+    parkd::app::check_account_fields(&args.email, &args.first_name, &args.last_name)
+        .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
     let state = parkd::app::build(config)
         .await
         .context("opening the data directory")?;
-    let user = accounts::create_user(
+    let created = accounts::create_user(
         &state,
         NewUser {
             email: args.email,
@@ -188,13 +208,11 @@ async fn create_user(args: CreateUserArgs) -> anyhow::Result<()> {
             tenant_id: args.tenant,
         },
     )
-    .await
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
-    state
-        .store
-        .close()
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    .await;
+    // Close (flush the writer) whether or not the user was created.
+    let closed = state.store.close().await;
+    let user = created.map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+    closed.map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("created {} {} ({})", args.role, user.email, user.id);
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! assembles them under `/api/v1`, adds the ops endpoints at the root, the
 //! OpenAPI document, and the middleware every request passes through.
 
+pub mod analytics;
 pub mod auth;
 pub mod extract;
 pub mod ops;
@@ -72,6 +73,7 @@ fn api_v1() -> OpenApiRouter<AppState> {
         .merge(auth::routes())
         .merge(users::routes())
         .merge(reservations::routes())
+        .merge(analytics::routes())
 }
 
 /// The whole router and the OpenAPI document it serves.

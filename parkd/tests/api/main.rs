@@ -1,6 +1,7 @@
 //! Black-box tests of parkd over HTTP: each test starts its own parkd on
 //! `127.0.0.1:0` over a fresh data directory (see [`helpers::TestApp`]).
 
+mod analytics;
 mod auth;
 mod helpers;
 mod openapi;
