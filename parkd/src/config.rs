@@ -136,10 +136,21 @@ pub struct Overrides {
 impl Config {
     /// Defaults, then the file at `path` (if given), then `overrides`.
     pub fn load(path: Option<&Path>, overrides: Overrides) -> Result<Config, ConfigError> {
+        Config::load_with_env(path, overrides, |key| std::env::var(key).ok())
+    }
+
+    /// As [`load`](Self::load), reading `PARKD_*` variables through `env` (tests
+    /// pass a map instead of the process environment).
+    pub fn load_with_env(
+        path: Option<&Path>,
+        overrides: Overrides,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
         let mut config = match path {
             Some(path) => Config::from_file(path)?,
             None => Config::default(),
         };
+        config.apply_env(env)?;
         if let Some(listen) = overrides.listen {
             config.listen = listen;
         }
@@ -154,6 +165,89 @@ impl Config {
         }
         config.validate()?;
         Ok(config)
+    }
+
+    /// Every setting from its `PARKD_<NAME>` variable (rate limits as
+    /// `PARKD_RATE_LIMITS_<NAME>`; `PARKD_RATE_LIMITS=on|off` is the switch).
+    /// `PARKD_LISTEN`, `PARKD_DATA_DIR` and `PARKD_LOG_FORMAT` also arrive as
+    /// flags' environment fallbacks; reading them here too keeps one rule.
+    fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        fn parse<T: std::str::FromStr>(
+            env: &impl Fn(&str) -> Option<String>,
+            key: &'static str,
+            target: &mut T,
+        ) -> Result<(), ConfigError>
+        where
+            T::Err: std::fmt::Display,
+        {
+            if let Some(raw) = env(key) {
+                *target = raw
+                    .trim()
+                    .parse()
+                    .map_err(|e: T::Err| ConfigError::Invalid {
+                        key,
+                        message: format!("{raw:?}: {e}"),
+                    })?;
+            }
+            Ok(())
+        }
+        parse(&env, "PARKD_LISTEN", &mut self.listen)?;
+        parse(&env, "PARKD_DATA_DIR", &mut self.data_dir)?;
+        parse(
+            &env,
+            "PARKD_ACCESS_TOKEN_TTL_SECS",
+            &mut self.access_token_ttl_secs,
+        )?;
+        parse(
+            &env,
+            "PARKD_REFRESH_TOKEN_TTL_DAYS",
+            &mut self.refresh_token_ttl_days,
+        )?;
+        parse(&env, "PARKD_MAX_BODY_BYTES", &mut self.max_body_bytes)?;
+        parse(&env, "PARKD_READ_CONNECTIONS", &mut self.read_connections)?;
+        parse(&env, "PARKD_SYNC_FULL", &mut self.sync_full)?;
+        parse(&env, "PARKD_HASH_CONCURRENCY", &mut self.hash_concurrency)?;
+        parse(&env, "PARKD_LOG_FORMAT", &mut self.log_format)?;
+        let limits = &mut self.rate_limits;
+        if let Some(raw) = env("PARKD_RATE_LIMITS") {
+            limits.enabled = match raw.trim().to_ascii_lowercase().as_str() {
+                "on" | "true" | "1" => true,
+                "off" | "false" | "0" => false,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        key: "PARKD_RATE_LIMITS",
+                        message: format!("{raw:?}: expected on or off"),
+                    });
+                }
+            };
+        }
+        parse(
+            &env,
+            "PARKD_RATE_LIMITS_LOGIN_PER_MINUTE_PER_IP",
+            &mut limits.login_per_minute_per_ip,
+        )?;
+        parse(
+            &env,
+            "PARKD_RATE_LIMITS_LOGIN_PER_MINUTE_PER_EMAIL",
+            &mut limits.login_per_minute_per_email,
+        )?;
+        parse(
+            &env,
+            "PARKD_RATE_LIMITS_REGISTER_PER_HOUR_PER_IP",
+            &mut limits.register_per_hour_per_ip,
+        )?;
+        parse(
+            &env,
+            "PARKD_RATE_LIMITS_REGISTER_PER_HOUR_PER_EMAIL",
+            &mut limits.register_per_hour_per_email,
+        )?;
+        parse(
+            &env,
+            "PARKD_RATE_LIMITS_REQUESTS_PER_SECOND_PER_IP",
+            &mut limits.requests_per_second_per_ip,
+        )?;
+        parse(&env, "PARKD_RATE_LIMITS_BURST", &mut limits.burst)?;
+        Ok(())
     }
 
     fn from_file(path: &Path) -> Result<Config, ConfigError> {
@@ -216,6 +310,8 @@ impl Config {
 /// The commented configuration file `parkd default-config` prints.
 pub const DEFAULT_CONFIG_TOML: &str = r#"# parkd configuration. Every setting is optional; shown with its default.
 # Precedence: these defaults < this file < PARKD_* environment < command-line flags.
+# Every key has a variable: PARKD_<KEY> (PARKD_READ_CONNECTIONS, PARKD_SYNC_FULL, ...),
+# rate limits PARKD_RATE_LIMITS_<KEY>; PARKD_RATE_LIMITS=off switches them all off.
 
 # Address to listen on (PARKD_LISTEN, --listen).
 listen = "127.0.0.1:8080"
@@ -280,6 +376,34 @@ mod tests {
         assert_eq!(overridden.listen.port(), 9100);
         assert_eq!(overridden.data_dir, PathBuf::from("/tmp/x"));
         assert!(!overridden.rate_limits.enabled);
+    }
+
+    #[test]
+    fn the_environment_sits_between_the_file_and_the_flags() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("parkd.toml");
+        std::fs::write(&path, "read_connections = 2\nsync_full = true\n").expect("write");
+        let env = |key: &str| match key {
+            "PARKD_READ_CONNECTIONS" => Some("6".to_owned()),
+            "PARKD_SYNC_FULL" => Some("false".to_owned()),
+            "PARKD_LISTEN" => Some("127.0.0.1:9200".to_owned()),
+            "PARKD_RATE_LIMITS_BURST" => Some("7".to_owned()),
+            _ => None,
+        };
+        let flags = Overrides {
+            listen: Some(SocketAddr::from(([127, 0, 0, 1], 9300))),
+            ..Overrides::default()
+        };
+        let config = Config::load_with_env(Some(&path), flags, env).expect("valid");
+        assert_eq!(config.read_connections, 6, "env beats the file");
+        assert!(!config.sync_full);
+        assert_eq!(config.rate_limits.burst, 7);
+        assert_eq!(config.listen.port(), 9300, "flags beat the env");
+        let bad = Config::load_with_env(None, Overrides::default(), |k| {
+            (k == "PARKD_HASH_CONCURRENCY").then(|| "many".to_owned())
+        });
+        let err = bad.expect_err("not a number");
+        assert!(err.to_string().contains("PARKD_HASH_CONCURRENCY"), "{err}");
     }
 
     #[test]
