@@ -3,8 +3,11 @@
 //! OpenAPI document, and the middleware every request passes through.
 
 pub mod extract;
+pub mod lots;
 pub mod ops;
+pub mod rates;
 pub mod reservations;
+pub mod spots;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -66,7 +69,11 @@ impl Modify for BearerAuth {
 
 /// The versioned API's routes, with their OpenAPI description.
 fn api_v1() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().merge(reservations::routes())
+    OpenApiRouter::new()
+        .merge(reservations::routes())
+        .merge(lots::routes())
+        .merge(spots::routes())
+        .merge(rates::routes())
 }
 
 /// The whole router and the OpenAPI document it serves.
