@@ -429,18 +429,18 @@ mod tests {
 
     #[test]
     fn unfiltered_pages_count_every_lot_in_the_radius() {
-        let city = city(12); // 9 within 1 km
+        let city = city(12); // P1..P8 within 1 km (P9 is 1000.8 m away)
         let now = Utc::now();
-        let first = search_city(&city, &query(1, 4), now).expect("search");
-        assert_eq!(first.total, 9);
+        let first = search_city(&city, &query(1, 3), now).expect("search");
+        assert_eq!(first.total, 8);
         let names: Vec<_> = first.items.iter().map(|f| f.name.as_str()).collect();
-        assert_eq!(names, ["P1", "P2", "P3", "P4"]);
-        let last = search_city(&city, &query(3, 4), now).expect("search");
-        assert_eq!(last.items.len(), 1);
-        assert_eq!(last.items[0].name, "P9");
-        let beyond = search_city(&city, &query(4, 4), now).expect("search");
+        assert_eq!(names, ["P1", "P2", "P3"]);
+        let last = search_city(&city, &query(3, 3), now).expect("search");
+        let names: Vec<_> = last.items.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["P7", "P8"]);
+        let beyond = search_city(&city, &query(4, 3), now).expect("search");
         assert!(beyond.items.is_empty());
-        assert_eq!(beyond.total, 9);
+        assert_eq!(beyond.total, 8);
     }
 
     #[test]
@@ -461,7 +461,7 @@ mod tests {
             ..query(1, 20)
         };
         let page = search_city(&city, &free, now).expect("search");
-        assert_eq!(page.total, 9);
+        assert_eq!(page.total, 8);
         assert!(page.items.iter().all(|f| f.result.quote.is_some()));
         let none = Search {
             max_price: Some(0),

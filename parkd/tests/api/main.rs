@@ -2,5 +2,8 @@
 //! `127.0.0.1:0` over a fresh data directory (see [`helpers::TestApp`]).
 
 mod helpers;
+mod lots;
 mod ops;
+mod rates;
 mod reservations;
+mod spots;
