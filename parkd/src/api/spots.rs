@@ -26,8 +26,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// A lot's spots in inventory order, each with `available`: free for the
-/// window when one is given, else free now (out-of-service spots never are).
-/// Public.
+/// window when one is given, else free at this instant (out-of-service spots
+/// never are). The lot's turnover buffer counts, as it would for a booking, so
+/// a spot just vacated reads as taken until its buffer has passed. Public.
 #[utoipa::path(
     get,
     path = "/parking-lots/{id}/spots",
