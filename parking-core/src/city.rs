@@ -205,6 +205,13 @@ impl City {
         self.lots.values()
     }
 
+    /// The spatial index over the lots, for callers that need only places and
+    /// distances (e.g. counting the lots within a radius without evaluating
+    /// their availability).
+    pub fn index(&self) -> &LotIndex {
+        &self.index
+    }
+
     /// Adds a spot to its lot.
     pub fn add_spot(&mut self, spot: Spot) -> Result<(), CityError> {
         self.lot_mut(spot.lot_id)?.inventory.add_spot(spot)?;

@@ -5,8 +5,11 @@
 pub mod analytics;
 pub mod auth;
 pub mod extract;
+pub mod lots;
 pub mod ops;
+pub mod rates;
 pub mod reservations;
+pub mod spots;
 pub mod users;
 
 use std::net::{IpAddr, SocketAddr};
@@ -74,6 +77,9 @@ fn api_v1() -> OpenApiRouter<AppState> {
         .merge(users::routes())
         .merge(reservations::routes())
         .merge(analytics::routes())
+        .merge(lots::routes())
+        .merge(spots::routes())
+        .merge(rates::routes())
 }
 
 /// The whole router and the OpenAPI document it serves.

@@ -4,7 +4,10 @@
 mod analytics;
 mod auth;
 mod helpers;
+mod lots;
 mod openapi;
 mod ops;
+mod rates;
 mod reservations;
+mod spots;
 mod users;

@@ -1,0 +1,216 @@
+//! `/parking-lots` and `/parking-lots/{id}`: the public nearby search and lot
+//! details, and lot administration for operators (their tenant's lots) and
+//! admins (any lot). The use cases live in [`crate::service::lots`].
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::Utc;
+use parking_api::common::{MoneyDto, Page, Problem};
+use parking_api::lots::{
+    CreateLotRequest, Location, Lot, LotSearchQuery, LotSummary, UpdateLotRequest,
+};
+use parking_core::model::{GeoPoint, Interval, KindCounts, Lot as CoreLot, LotId, TenantId};
+use parking_core::spatial::Radius;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::extract::{Actor, ApiJson, ApiQuery};
+use crate::error::ApiError;
+use crate::service::lots::{self, Found, Search};
+use crate::state::AppState;
+
+/// The routes of this resource.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(search_lots, create_lot))
+        .routes(routes!(show_lot, update_lot, delete_lot))
+}
+
+fn summary(found: Found) -> LotSummary {
+    LotSummary {
+        id: found.result.lot_id.as_uuid(),
+        name: found.name,
+        address: found.address,
+        location: Location::from(found.location),
+        distance_m: found.result.distance_m,
+        total_spots: found.result.total_spots,
+        available_spots: found.result.available_spots,
+        quote: found.result.quote.map(|q| MoneyDto::from(q.total)),
+    }
+}
+
+/// The wire form of a lot with its counts now, from the engine.
+fn lot_dto(state: &AppState, lot: &CoreLot) -> Lot {
+    let city = state.engine.read();
+    match city.lot(lot.id) {
+        Ok(s) => Lot::from_core(
+            lot,
+            s.inventory.capacity().total(),
+            &s.inventory.availability_now(Utc::now()),
+        ),
+        Err(_) => Lot::from_core(lot, 0, &KindCounts::default()),
+    }
+}
+
+/// Lots within `radius` metres (default 1000, at most 50000) of `lat`/`lng`,
+/// nearest first, with their spot counts now or for the window, and for a
+/// window its price. `spot_type` keeps lots with a free spot of that kind;
+/// `max_price` (minor units of each lot's currency) needs a window. Public.
+///
+/// `total` is exact: without a filter it is counted on the spatial index and
+/// only the lots up to the asked page are evaluated; with a filter every lot in
+/// the radius is evaluated.
+#[utoipa::path(
+    get,
+    path = "/parking-lots",
+    tag = "lots",
+    params(LotSearchQuery),
+    responses(
+        (status = 200, body = Page<LotSummary>),
+        (status = 422, body = Problem, description = "Bad coordinates, radius, window, price or paging")
+    )
+)]
+pub async fn search_lots(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<LotSearchQuery>,
+) -> Result<Json<Page<LotSummary>>, ApiError> {
+    query.validate().map_err(ApiError::Validation)?;
+    let center =
+        GeoPoint::new(query.lat, query.lng).map_err(|e| ApiError::field("lat", e.to_string()))?;
+    let radius = Radius::new(f64::from(query.radius_m()))
+        .map_err(|e| ApiError::field("radius", e.to_string()))?;
+    let window = match (query.start_time, query.end_time) {
+        (Some(start), Some(end)) => Some(
+            Interval::new(start, end).map_err(|e| ApiError::field("end_time", e.to_string()))?,
+        ),
+        _ => None,
+    };
+    let paging = query.page_query();
+    let search = Search {
+        center,
+        radius,
+        kind: query.spot_type.map(Into::into),
+        window,
+        max_price: query.max_price,
+        page: paging.page,
+        per_page: paging.per_page,
+    };
+    let found = lots::search(&state, &search)?;
+    let items = found.items.into_iter().map(summary).collect();
+    Ok(Json(Page::new(
+        items,
+        found.total,
+        paging.page,
+        paging.per_page,
+    )))
+}
+
+/// One lot with its spot counts now. Public.
+#[utoipa::path(
+    get,
+    path = "/parking-lots/{id}",
+    tag = "lots",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Lot), (status = 404, body = Problem))
+)]
+pub async fn show_lot(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Lot>, ApiError> {
+    let city = state.engine.read();
+    let lot = city
+        .lot(LotId::from_uuid(id))
+        .map_err(|_| ApiError::NotFound("lot"))?;
+    Ok(Json(Lot::from_core(
+        &lot.lot,
+        lot.inventory.capacity().total(),
+        &lot.inventory.availability_now(Utc::now()),
+    )))
+}
+
+/// Creates a lot (no spots, no rates yet). An admin names `tenant_id`; an
+/// operator's lot belongs to their own tenant.
+#[utoipa::path(
+    post,
+    path = "/parking-lots",
+    tag = "lots",
+    request_body = CreateLotRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, body = Lot),
+        (status = 401, body = Problem),
+        (status = 403, body = Problem, description = "Not staff, or an operator naming another tenant"),
+        (status = 413, body = Problem),
+        (status = 422, body = Problem, description = "Invalid fields; an admin without or with an unknown tenant_id")
+    )
+)]
+pub async fn create_lot(
+    State(state): State<AppState>,
+    actor: Actor,
+    ApiJson(request): ApiJson<CreateLotRequest>,
+) -> Result<(StatusCode, Json<Lot>), ApiError> {
+    actor.require_staff()?;
+    request.validate().map_err(ApiError::Validation)?;
+    let tenant =
+        lots::owning_tenant(&state, &actor, request.tenant_id.map(TenantId::from_uuid)).await?;
+    let lot = request
+        .to_lot(LotId::new(), tenant)
+        .map_err(ApiError::Validation)?;
+    lots::create_lot(&state, lot.clone()).await?;
+    Ok((StatusCode::CREATED, Json(lot_dto(&state, &lot))))
+}
+
+/// Changes a lot: only the fields present. 404 for a lot the caller does not
+/// manage.
+#[utoipa::path(
+    patch,
+    path = "/parking-lots/{id}",
+    tag = "lots",
+    request_body = UpdateLotRequest,
+    params(("id" = Uuid, Path)),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Lot),
+        (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 413, body = Problem),
+        (status = 422, body = Problem)
+    )
+)]
+pub async fn update_lot(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+    ApiJson(request): ApiJson<UpdateLotRequest>,
+) -> Result<Json<Lot>, ApiError> {
+    let lot = lots::update_lot(&state, &actor, LotId::from_uuid(id), |lot| {
+        request.apply(lot).map_err(ApiError::Validation)
+    })
+    .await?;
+    Ok(Json(lot_dto(&state, &lot)))
+}
+
+/// Deletes a lot with its spots and rates; 409 while it has current or future
+/// bookings.
+#[utoipa::path(
+    delete,
+    path = "/parking-lots/{id}",
+    tag = "lots",
+    params(("id" = Uuid, Path)),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "The lot has current or future bookings")
+    )
+)]
+pub async fn delete_lot(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    lots::delete_lot(&state, &actor, LotId::from_uuid(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
