@@ -91,6 +91,7 @@ pub fn router_and_doc(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .nest("/api/v1", api_v1())
         .split_for_parts();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    document_the_document(&mut doc);
     let served = doc.clone();
     let max_body = state.config.max_body_bytes;
     let x_request_id = HeaderName::from_static("x-request-id");
@@ -129,6 +130,32 @@ pub fn router_and_doc(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
         .with_state(state);
     (router, doc)
+}
+
+/// The document describes its own route too, so every route served is in it.
+fn document_the_document(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem};
+    use utoipa::openapi::{ContentBuilder, ObjectBuilder, ResponseBuilder};
+    let operation = OperationBuilder::new()
+        .tag("ops")
+        .operation_id(Some("openapi"))
+        .summary(Some("This OpenAPI 3.1 document."))
+        .response(
+            "200",
+            ResponseBuilder::new()
+                .description("The OpenAPI document")
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(ObjectBuilder::new()))
+                        .build(),
+                ),
+        )
+        .build();
+    doc.paths.paths.insert(
+        "/api/v1/openapi.json".to_owned(),
+        PathItem::new(HttpMethod::Get, operation),
+    );
 }
 
 /// The router parkd serves.

@@ -43,6 +43,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("get", "/health"),
     ("get", "/ready"),
     ("get", "/metrics"),
+    ("get", "/api/v1/openapi.json"),
 ];
 
 async fn document(app: &TestApp) -> Value {
