@@ -20,8 +20,9 @@ use std::sync::Arc;
 #[cfg(test)]
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
-use argon2::{Algorithm, Argon2, Params, PasswordHash, Version};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD_NO_PAD as PHC_B64;
 use tokio::sync::Semaphore;
 
 /// The shortest password accepted, in characters (Unicode scalar values).
@@ -101,12 +102,15 @@ pub enum PasswordPolicyError {
 /// Why hashing or verification failed (an internal error, not a wrong password).
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordError {
-    /// The stored hash is not a PHC string argon2 understands.
+    /// The stored hash is not an argon2id PHC string.
     #[error("the stored password hash is malformed: {0}")]
-    MalformedHash(#[source] argon2::password_hash::Error),
-    /// argon2 failed (bad parameters, out of memory, random salt unavailable).
+    MalformedHash(&'static str),
+    /// argon2 failed (bad input lengths, out of memory).
     #[error("password hashing failed: {0}")]
-    Hash(#[source] argon2::password_hash::Error),
+    Hash(#[source] argon2::Error),
+    /// No randomness for a salt.
+    #[error("no randomness for a salt: {0}")]
+    Random(#[source] getrandom::Error),
     /// The argon2 parameters are invalid.
     #[error("invalid argon2 parameters: {0}")]
     Params(#[source] argon2::Error),
@@ -186,10 +190,11 @@ impl PasswordHasher {
         let dummy = if cost == HashCost::OWASP {
             None
         } else {
-            let dummy = argon2(&params)
-                .hash_password_with_salt(b"parkd dummy password", b"parkd-dummy-salt")
-                .map_err(PasswordError::Hash)?;
-            Some(dummy.to_string())
+            Some(hash_phc(
+                &params,
+                b"parkd dummy password",
+                b"parkd-dummy-salt",
+            )?)
         };
         Ok(Self {
             inner: Arc::new(Inner::new(params, max_concurrent, dummy)),
@@ -210,10 +215,9 @@ impl PasswordHasher {
     pub async fn hash(&self, password: &Password) -> Result<String, PasswordError> {
         let password = password.expose().to_owned();
         self.run(move |inner| {
-            argon2(&inner.params)
-                .hash_password(password.as_bytes())
-                .map(|hash| hash.to_string())
-                .map_err(PasswordError::Hash)
+            let mut salt = [0u8; 16];
+            getrandom::fill(&mut salt).map_err(PasswordError::Random)?;
+            hash_phc(&inner.params, password.as_bytes(), &salt)
         })
         .await
     }
@@ -310,18 +314,99 @@ fn argon2(params: &Params) -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
 }
 
-/// Verifies on the current thread; `Ok(false)` for a wrong password.
+/// argon2's working memory for one run.
 ///
-/// The parameters come from the PHC string, so hashes made with older
-/// parameters keep verifying.
-fn verify_blocking(password: &str, phc: &str) -> Result<bool, PasswordError> {
-    let parsed = PasswordHash::new(phc)
-        .map_err(|e| PasswordError::MalformedHash(argon2::password_hash::Error::from(e)))?;
-    match Argon2::default().verify_password(password.as_bytes(), &parsed) {
-        Ok(()) => Ok(true),
-        Err(argon2::password_hash::Error::PasswordInvalid) => Ok(false),
-        Err(e) => Err(PasswordError::Hash(e)),
+/// Reserved at no less than 32 MiB, glibc's ceiling for its dynamic mmap
+/// threshold on 64-bit: such allocations are always served by `mmap` and handed
+/// back to the OS when freed. A 19 MiB buffer would instead be carved from a
+/// per-thread malloc arena once the threshold has risen, and kept there — under a
+/// 64-connection login storm parkd grew to 2.8 GB resident that way (measured with
+/// `parkd/bench/run.sh`). Only the pages argon2 touches count toward residency.
+fn working_memory(blocks: usize) -> Vec<Block> {
+    const ALWAYS_MMAPPED_BYTES: usize = 32 * 1024 * 1024 + 64 * 1024;
+    let mut memory = Vec::with_capacity(blocks.max(ALWAYS_MMAPPED_BYTES / Block::SIZE));
+    memory.resize(blocks, Block::default());
+    memory
+}
+
+/// argon2id of `password` with `salt` into `out`, in memory of our own.
+fn derive(
+    params: &Params,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> Result<(), PasswordError> {
+    let memory = working_memory(params.block_count());
+    argon2(params)
+        .hash_password_into_with_memory(password, salt, out, memory)
+        .map_err(PasswordError::Hash)
+}
+
+/// A PHC string `$argon2id$v=19$m=…,t=…,p=…$salt$hash` (unpadded standard base64).
+fn hash_phc(params: &Params, password: &[u8], salt: &[u8]) -> Result<String, PasswordError> {
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    derive(params, password, salt, &mut out)?;
+    Ok(format!(
+        "$argon2id$v=19$m={},t={},p={}${}${}",
+        params.m_cost(),
+        params.t_cost(),
+        params.p_cost(),
+        PHC_B64.encode(salt),
+        PHC_B64.encode(out)
+    ))
+}
+
+/// The parameters, salt and hash of an argon2id PHC string.
+fn parse_phc(phc: &str) -> Result<(Params, Vec<u8>, Vec<u8>), PasswordError> {
+    let mut parts = phc.split('$');
+    let malformed = PasswordError::MalformedHash;
+    if parts.next() != Some("") || parts.next() != Some("argon2id") || parts.next() != Some("v=19")
+    {
+        return Err(malformed("not an argon2id v19 PHC string"));
     }
+    let (mut m, mut t, mut p) = (None, None, None);
+    for pair in parts
+        .next()
+        .ok_or(malformed("missing parameters"))?
+        .split(',')
+    {
+        let (key, value) = pair.split_once('=').ok_or(malformed("bad parameter"))?;
+        let value: u32 = value
+            .parse()
+            .map_err(|_| malformed("bad parameter value"))?;
+        match key {
+            "m" => m = Some(value),
+            "t" => t = Some(value),
+            "p" => p = Some(value),
+            _ => return Err(malformed("unknown parameter")),
+        }
+    }
+    let salt = PHC_B64
+        .decode(parts.next().ok_or(malformed("missing salt"))?)
+        .map_err(|_| malformed("bad salt encoding"))?;
+    let hash = PHC_B64
+        .decode(parts.next().ok_or(malformed("missing hash"))?)
+        .map_err(|_| malformed("bad hash encoding"))?;
+    if parts.next().is_some() {
+        return Err(malformed("trailing fields"));
+    }
+    let (Some(m), Some(t), Some(p)) = (m, t, p) else {
+        return Err(malformed("missing m, t or p"));
+    };
+    let params = Params::new(m, t, p, Some(hash.len())).map_err(PasswordError::Params)?;
+    Ok((params, salt, hash))
+}
+
+/// Checks `password` against a PHC string, comparing in constant time.
+fn verify_blocking(password: &str, phc: &str) -> Result<bool, PasswordError> {
+    let (params, salt, expected) = parse_phc(phc)?;
+    let mut actual = vec![0u8; expected.len()];
+    derive(&params, password.as_bytes(), &salt, &mut actual)?;
+    let difference = actual
+        .iter()
+        .zip(&expected)
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+    Ok(difference == 0)
 }
 
 #[cfg(test)]
@@ -410,14 +495,32 @@ mod tests {
 
     #[test]
     fn dummy_hash_uses_the_owasp_parameters() {
-        let parsed = PasswordHash::new(DUMMY_PHC_OWASP).expect("valid PHC string");
-        let params = Params::try_from(&parsed).expect("argon2 params");
-        assert_eq!(parsed.algorithm.as_str(), "argon2id");
+        let (params, salt, hash) = parse_phc(DUMMY_PHC_OWASP).expect("valid PHC string");
         assert_eq!(
             (params.m_cost(), params.t_cost(), params.p_cost()),
             (OWASP_M_COST_KIB, OWASP_T_COST, OWASP_P_COST)
         );
-        assert_eq!(parsed.hash.map(|h| h.len()), Some(32));
+        assert_eq!((salt.len(), hash.len()), (16, 32));
+    }
+
+    #[test]
+    fn our_phc_strings_match_the_reference_implementation() {
+        // The same password, salt and parameters through argon2's own PHC path
+        // and through ours (which only supplies its own working memory).
+        use argon2::password_hash::PasswordHasher as _;
+        let params = Params::new(64, 1, 1, None).expect("params");
+        let reference = argon2(&params)
+            .hash_password_with_salt(b"correct horse", b"0123456789abcdef")
+            .expect("reference hash")
+            .to_string();
+        let ours = hash_phc(&params, b"correct horse", b"0123456789abcdef").expect("our hash");
+        assert_eq!(ours, reference);
+        assert!(verify_blocking("correct horse", &reference).expect("verifies"));
+        assert!(!verify_blocking("correct horsE", &reference).expect("verifies"));
+        assert!(matches!(
+            verify_blocking("x", "$argon2id$v=19$m=64,t=1,p=1$bad$"),
+            Err(PasswordError::MalformedHash(_))
+        ));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
