@@ -338,6 +338,10 @@ fn run(buffer: u32, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 })
                 .count() as u32;
             prop_assert_eq!(counts.get(kind), free, "availability of {}", kind);
+            let in_service = (0..KINDS.len())
+                .filter(|&i| KINDS[i] == kind && m.in_service[i])
+                .count() as u32;
+            prop_assert_eq!(inv.capacity().get(kind), in_service, "capacity of {}", kind);
         }
         prop_assert_eq!(inv.reservation_count(), m.res.len());
     }

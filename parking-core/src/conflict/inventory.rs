@@ -129,6 +129,7 @@ struct SpotSlot {
 /// in one dense array so that the per-spot pass stays in cache.
 #[derive(Clone, Copy, Debug)]
 struct Summary {
+    kind: SpotKind,
     in_service: bool,
     /// Holds on the calendar (live or expired, not yet swept); such a spot is
     /// answered from its calendar, since holds are not in the gap index.
@@ -154,6 +155,8 @@ pub struct LotInventory {
     buffer: Micros,
     slots: Vec<SpotSlot>,
     summaries: Vec<Summary>,
+    /// In-service spots per kind, kept up to date (search reads it per lot).
+    capacity: KindCounts,
     gaps: [GapIndex; 5],
     slot_of: HashMap<SpotId, u32>,
     by_kind: [Vec<u32>; 5],
@@ -196,6 +199,7 @@ impl LotInventory {
             buffer: micros_of(lot.rules.buffer()),
             slots: Vec::new(),
             summaries: Vec::new(),
+            capacity: KindCounts::default(),
             gaps: Default::default(),
             slot_of: HashMap::new(),
             by_kind: Default::default(),
@@ -229,7 +233,11 @@ impl LotInventory {
         let slot = u32::try_from(self.slots.len()).map_err(|_| SpotError::Duplicate(spot.id))?;
         self.slot_of.insert(spot.id, slot);
         self.by_kind[spot.kind.index()].push(slot);
+        if spot.in_service {
+            self.capacity.increment(spot.kind);
+        }
         self.summaries.push(Summary {
+            kind: spot.kind,
             in_service: spot.in_service,
             holds: 0,
             bounds: None,
@@ -245,6 +253,12 @@ impl LotInventory {
     /// its existing bookings stay (the operator decides what to do with them).
     pub fn set_in_service(&mut self, spot: SpotId, in_service: bool) -> Result<(), SpotError> {
         let slot = self.slot(spot).ok_or(SpotError::Unknown(spot))?;
+        let kind = self.slots[slot].spot.kind;
+        match (self.slots[slot].spot.in_service, in_service) {
+            (false, true) => self.capacity.increment(kind),
+            (true, false) => self.capacity.decrement(kind),
+            _ => {}
+        }
         self.slots[slot].spot.in_service = in_service;
         self.summaries[slot].in_service = in_service;
         Ok(())
@@ -261,6 +275,9 @@ impl LotInventory {
         // allocation's final tie-break. Removing a spot is rare; re-index in O(n).
         let removed = self.slots.remove(slot);
         self.summaries.remove(slot);
+        if removed.spot.in_service {
+            self.capacity.decrement(removed.spot.kind);
+        }
         self.slot_of.remove(&spot);
         let gone = slot as u32;
         for index in &mut self.gaps {
@@ -732,23 +749,50 @@ impl LotInventory {
         self.count_free((now_us, now_us.saturating_add(1)), 0, now_us)
     }
 
-    fn count_free(&self, span: (Micros, Micros), buffer: Micros, now: Micros) -> KindCounts {
+    /// One pass over the dense summaries (plus one gap bucket per kind) rather
+    /// than a search per spot: the search endpoint asks this for every lot it lists.
+    fn count_free(
+        &self,
+        (start, end): (Micros, Micros),
+        buffer: Micros,
+        now: Micros,
+    ) -> KindCounts {
+        let (lo, hi) = (start.saturating_sub(buffer), end.saturating_add(buffer));
+        let mut free = [0u32; 5];
+        for (slot, s) in self.summaries.iter().enumerate() {
+            if !s.in_service {
+                continue;
+            }
+            let is_free = if s.holds > 0 {
+                self.slots[slot]
+                    .calendar
+                    .conflict(start, end, buffer, now)
+                    .is_none()
+            } else {
+                // Bounded gaps are counted from the gap index below.
+                s.bounds
+                    .is_none_or(|(first, last)| hi <= first || last <= lo)
+            };
+            free[s.kind.index()] += u32::from(is_free);
+        }
+        for kind in SpotKind::ALL {
+            for gap in self.gaps[kind.index()].near(lo) {
+                let s = &self.summaries[gap.slot as usize];
+                if gap.start <= lo && hi <= gap.end && s.in_service && s.holds == 0 {
+                    free[kind.index()] += 1;
+                }
+            }
+        }
         let mut counts = KindCounts::default();
         for kind in SpotKind::ALL {
-            let mut free = 0;
-            self.for_each_fit(kind, span, buffer, now, |_, _| free += 1);
-            counts.set(kind, free);
+            counts.set(kind, free[kind.index()]);
         }
         counts
     }
 
     /// In-service spots per kind (the capacity the availability counts are out of).
     pub fn capacity(&self) -> KindCounts {
-        let mut counts = KindCounts::default();
-        for s in self.slots.iter().filter(|s| s.spot.in_service) {
-            counts.increment(s.spot.kind);
-        }
-        counts
+        self.capacity
     }
 }
 

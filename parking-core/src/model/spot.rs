@@ -93,6 +93,11 @@ impl KindCounts {
         self.0[kind.index()] = self.0[kind.index()].saturating_add(1);
     }
 
+    /// Subtracts one from a kind's count (never below zero).
+    pub fn decrement(&mut self, kind: SpotKind) {
+        self.0[kind.index()] = self.0[kind.index()].saturating_sub(1);
+    }
+
     /// The sum over all kinds.
     pub fn total(&self) -> u32 {
         self.0.iter().sum()
