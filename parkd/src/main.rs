@@ -117,15 +117,23 @@ fn load_config(
     .context("loading the configuration")
 }
 
-fn init_logging(format: &str) {
+/// Logs go to stderr (stdout carries the start-up banner) through a writer thread,
+/// so request handlers never wait on a terminal or a pipe; lines are dropped rather
+/// than blocking when the log consumer falls far behind. Keep the guard alive until
+/// exit: dropping it flushes what is queued.
+fn init_logging(format: &str) -> tracing_appender::non_blocking::WorkerGuard {
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
     let filter = tracing_subscriber::EnvFilter::try_from_env("PARKD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
     if format == "pretty" {
         builder.init();
     } else {
         builder.json().flatten_event(true).init();
     }
+    guard
 }
 
 /// An [`ApiError`] as one line for a person at a terminal: validation errors
@@ -143,7 +151,7 @@ fn describe(e: &ApiError) -> String {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = load_config(&args.common, args.listen, args.rate_limits)?;
-    init_logging(&config.log_format);
+    let _log_guard = init_logging(&config.log_format);
     // Install the SIGTERM/SIGINT handlers first: a signal during start-up (or
     // right after the address is printed) then shuts down gracefully instead of
     // killing parkd half-way through seeding the demo.
