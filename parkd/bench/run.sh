@@ -38,11 +38,16 @@ BASE=http://127.0.0.1:18091
 read -r EMAIL PASSWORD < <(python3 -c "import json,sys; d=json.load(open('$DATA/demo-credentials.json')); u=[u for u in d['users'] if u[0]=='driver'][0]; print(u[1], u[2])")
 TOKEN=$(curl -sf -X POST "$BASE/api/v1/auth/login" -H 'content-type: application/json' \
   -d "{\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\"}" | python3 -c "import json,sys; print(json.load(sys.stdin)['access_token'])")
-# Lots open around the clock (surface lots close at night and would refuse some slots).
+# Lots open around the clock (surface lots close at night and would refuse some
+# slots) with at least 100 spots (tiny lots fill up and answer 409).
 LOTS=$(curl -sf "$BASE/api/v1/parking-lots?lat=51.05&lng=13.74&radius=50000&per_page=100" | python3 -c "
 import json,sys,urllib.request
-ids=[i['id'] for i in json.load(sys.stdin)['items']]
-keep=[i for i in ids if json.load(urllib.request.urlopen('$BASE/api/v1/parking-lots/'+i)).get('operating_hours',{}).get('weekly') is None]
+items=json.load(sys.stdin)['items']
+keep=[]
+for i in items:
+    lot=json.load(urllib.request.urlopen('$BASE/api/v1/parking-lots/'+i['id']))
+    if lot.get('operating_hours',{}).get('weekly') is None and i['total_spots'] >= 100:
+        keep.append(i['id'])
 print(','.join(keep))")
 echo "parkd: demo city, $(echo "$LOTS" | tr ',' '\n' | wc -l) lots open around the clock; idle RSS $(grep VmRSS /proc/$PID/status | awk '{print $2/1024 " MB"}')"
 
