@@ -59,7 +59,7 @@ impl LotState {
     /// service.
     pub fn occupancy_now(&self, now: DateTime<Utc>) -> Occupancy {
         let capacity = self.inventory.capacity().total();
-        let free = self.inventory.availability_now(now).total();
+        let free = self.inventory.availability_now_cached(now).total();
         Occupancy::from_counts(capacity.saturating_sub(free), capacity)
     }
 
@@ -95,7 +95,8 @@ pub struct SearchQuery {
     pub limit: usize,
     /// Only lots with a free spot of this kind (`None`: any kind).
     pub kind: Option<SpotKind>,
-    /// Only lots free for the whole window (`None`: free now).
+    /// Only lots free for the whole window (`None`: free now — counted at most
+    /// once per second per lot, see [`LotInventory::availability_now_cached`]).
     pub window: Option<Interval>,
     /// Only lots whose quote for `window` is at most this.
     pub max_price: Option<Money>,
@@ -276,7 +277,7 @@ fn evaluate(state: &LotState, query: &SearchQuery, distance_m: f64) -> Option<Se
     let capacity = state.inventory.capacity();
     let free = match &query.window {
         Some(window) => state.inventory.availability(window, query.now),
-        None => state.inventory.availability_now(query.now),
+        None => state.inventory.availability_now_cached(query.now),
     };
     let (total_spots, available_spots) = match query.kind {
         Some(kind) => (capacity.get(kind), free.get(kind)),

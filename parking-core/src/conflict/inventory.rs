@@ -21,6 +21,7 @@
 //! contiguous array plus one bucket of gaps.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
@@ -145,6 +146,35 @@ struct Entry {
     expires: Micros,
 }
 
+/// "Available now" counts of one lot, remembered for the rest of the second they
+/// were computed in; emptied by every change to the inventory.
+#[derive(Debug, Default)]
+struct NowCache(Mutex<Option<(i64, KindCounts)>>);
+
+impl Clone for NowCache {
+    fn clone(&self) -> Self {
+        NowCache::default()
+    }
+}
+
+impl NowCache {
+    fn get_or(&self, second: i64, compute: impl FnOnce() -> KindCounts) -> KindCounts {
+        let mut cached = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match *cached {
+            Some((at, counts)) if at == second => counts,
+            _ => {
+                let counts = compute();
+                *cached = Some((second, counts));
+                counts
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        *self.0.get_mut().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}
+
 /// One lot's spots and their blocking reservations.
 #[derive(Clone, Debug)]
 pub struct LotInventory {
@@ -163,6 +193,7 @@ pub struct LotInventory {
     entries: HashMap<ReservationId, Entry>,
     /// Live holds by expiry, for sweeping.
     holds: BTreeSet<(Micros, ReservationId)>,
+    now_cache: NowCache,
 }
 
 fn micros_ceil(t: DateTime<Utc>) -> Result<Micros, BookingError> {
@@ -205,6 +236,7 @@ impl LotInventory {
             by_kind: Default::default(),
             entries: HashMap::new(),
             holds: BTreeSet::new(),
+            now_cache: NowCache::default(),
         }
     }
 
@@ -216,6 +248,7 @@ impl LotInventory {
     /// Takes new rules and hours from an updated lot. Existing bookings stay; a
     /// larger turnover buffer applies to bookings made from now on.
     pub fn update_lot(&mut self, lot: &Lot) {
+        self.now_cache.clear();
         self.time_zone = lot.time_zone;
         self.hours = lot.hours.clone();
         self.rules = lot.rules;
@@ -224,6 +257,7 @@ impl LotInventory {
 
     /// Adds a spot.
     pub fn add_spot(&mut self, spot: Spot) -> Result<(), SpotError> {
+        self.now_cache.clear();
         if spot.lot_id != self.lot_id {
             return Err(SpotError::WrongLot(spot.lot_id));
         }
@@ -252,6 +286,7 @@ impl LotInventory {
     /// Puts a spot in or out of service. Out of service, it is never allocated;
     /// its existing bookings stay (the operator decides what to do with them).
     pub fn set_in_service(&mut self, spot: SpotId, in_service: bool) -> Result<(), SpotError> {
+        self.now_cache.clear();
         let slot = self.slot(spot).ok_or(SpotError::Unknown(spot))?;
         let kind = self.slots[slot].spot.kind;
         match (self.slots[slot].spot.in_service, in_service) {
@@ -266,6 +301,7 @@ impl LotInventory {
 
     /// Removes a spot that holds no bookings.
     pub fn remove_spot(&mut self, spot: SpotId) -> Result<Spot, SpotError> {
+        self.now_cache.clear();
         let slot = self.slot(spot).ok_or(SpotError::Unknown(spot))?;
         let bookings = self.slots[slot].calendar.len();
         if bookings > 0 {
@@ -511,6 +547,7 @@ impl LotInventory {
         expires: Micros,
         now_us: Micros,
     ) -> Result<Booked, BookingError> {
+        self.now_cache.clear();
         let spot_id = self.slots[slot].spot.id;
         let purged = self.slots[slot]
             .calendar
@@ -605,6 +642,7 @@ impl LotInventory {
 
     /// Takes a reservation off its calendar and out of every index.
     fn unplace(&mut self, id: ReservationId) -> Option<Entry> {
+        self.now_cache.clear();
         let e = self.entries.remove(&id)?;
         let slot = e.slot as usize;
         self.slots[slot].calendar.remove(id, e.span.0);
@@ -627,6 +665,7 @@ impl LotInventory {
 
     /// Makes a hold permanent (the booking was confirmed).
     pub fn confirm(&mut self, id: ReservationId) -> Result<(), BookingError> {
+        self.now_cache.clear();
         let e = self
             .entries
             .get_mut(&id)
@@ -747,6 +786,17 @@ impl LotInventory {
     pub fn availability_now(&self, now: DateTime<Utc>) -> KindCounts {
         let now_us = now.timestamp_micros();
         self.count_free((now_us, now_us.saturating_add(1)), 0, now_us)
+    }
+
+    /// [`availability_now`](Self::availability_now), computed at most once per
+    /// whole second of `now` between changes to the inventory: every booking,
+    /// release or spot change is seen at once, but a booking starting or ending
+    /// within the current second may show only from the next one. For listings
+    /// polled many times a second (search); use `availability_now` where exactness
+    /// to the microsecond matters.
+    pub fn availability_now_cached(&self, now: DateTime<Utc>) -> KindCounts {
+        self.now_cache
+            .get_or(now.timestamp(), || self.availability_now(now))
     }
 
     /// One pass over the dense summaries (plus one gap bucket per kind) rather
@@ -1154,6 +1204,42 @@ mod tests {
             inv.check(SpotId::from_u128(0), &iv(start, at(11, 0)), at(0, 0))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn cached_now_counts_see_every_change_at_once_and_time_within_a_second() {
+        let mut inv = inventory(BookingRules::default(), &[SpotKind::Regular]);
+        let end = at(10, 0) + Duration::milliseconds(500);
+        book(&mut inv, 1, S0, iv(at(9, 0), end)).expect("free");
+        let before_end = at(10, 0) + Duration::milliseconds(200);
+        let after_end = at(10, 0) + Duration::milliseconds(700);
+        assert_eq!(
+            inv.availability_now_cached(before_end)
+                .get(SpotKind::Regular),
+            0
+        );
+        // Same second: the booking's end within it shows from the next second.
+        assert_eq!(inv.availability_now(after_end).get(SpotKind::Regular), 1);
+        assert_eq!(
+            inv.availability_now_cached(after_end)
+                .get(SpotKind::Regular),
+            0
+        );
+        assert_eq!(
+            inv.availability_now_cached(at(10, 0) + Duration::seconds(1))
+                .get(SpotKind::Regular),
+            1
+        );
+        // A change to the inventory is seen at once, whatever the second.
+        let noon = at(12, 0);
+        assert_eq!(inv.availability_now_cached(noon).get(SpotKind::Regular), 1);
+        book(&mut inv, 2, S0, iv(at(11, 0), at(13, 0))).expect("free");
+        assert_eq!(inv.availability_now_cached(noon).get(SpotKind::Regular), 0);
+        inv.release(ReservationId::from_u128(2)).expect("booked");
+        assert_eq!(inv.availability_now_cached(noon).get(SpotKind::Regular), 1);
+        inv.set_in_service(SpotId::from_u128(0), false)
+            .expect("known");
+        assert_eq!(inv.availability_now_cached(noon).get(SpotKind::Regular), 0);
     }
 
     #[test]
