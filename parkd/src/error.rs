@@ -16,7 +16,7 @@ pub enum ApiError {
     #[error("{0}")]
     BadRequest(String),
     /// Fields failed validation.
-    #[error("invalid fields")]
+    #[error("invalid {}: {}", fields_word(.0), field_list(.0))]
     Validation(Vec<FieldError>),
     /// A well-formed request the rules refuse (bad interval, outside hours).
     #[error("{0}")]
@@ -54,6 +54,18 @@ pub enum ApiError {
     /// A bug or an unexpected failure; details are logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+fn fields_word(errors: &[FieldError]) -> &'static str {
+    if errors.len() == 1 { "field" } else { "fields" }
+}
+
+fn field_list(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|e| format!("{} ({})", e.field, e.message))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl ApiError {

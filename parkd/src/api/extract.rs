@@ -30,7 +30,7 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(value)) => Ok(ApiJson(value)),
-            Err(JsonRejection::JsonDataError(e)) => Err(ApiError::field("body", e.body_text())),
+            Err(JsonRejection::JsonDataError(e)) => Err(field_error(&e.body_text())),
             Err(JsonRejection::BytesRejection(e))
                 if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
             {
@@ -38,6 +38,18 @@ where
             }
             Err(other) => Err(ApiError::BadRequest(other.body_text())),
         }
+    }
+}
+
+/// A 422 naming the field serde stopped at: axum's text is "Failed to deserialize
+/// the JSON body into the target type: <path>: <what> at line L column C".
+fn field_error(text: &str) -> ApiError {
+    let detail = text
+        .split_once("target type: ")
+        .map_or(text, |(_, rest)| rest);
+    match detail.split_once(": ") {
+        Some((path, message)) if !path.contains(' ') => ApiError::field(path, message),
+        _ => ApiError::field("body", detail),
     }
 }
 

@@ -544,3 +544,32 @@ async fn acknowledged_bookings_survive_a_restart() {
     app.stop().await;
     drop(dir);
 }
+
+#[tokio::test]
+async fn malformed_bodies_name_the_field_they_stopped_at() {
+    let app = TestApp::spawn().await;
+    let driver = app.user("d@example.com", Role::Driver, None).await;
+    let wrong_type = app
+        .post("/reservations", Some(&driver.access), json!({"lot_id": 5}))
+        .await;
+    let p = problem(wrong_type, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(p["errors"][0]["field"], "lot_id");
+    assert!(p["detail"].as_str().unwrap_or_default().contains("lot_id"));
+    let (start, end) = window(2, 1);
+    let mut extra = body(uuid::Uuid::new_v4(), start, end);
+    extra["colour"] = json!("red");
+    let unknown = app.post("/reservations", Some(&driver.access), extra).await;
+    let p = problem(unknown, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(p["errors"][0]["field"], "colour");
+    let not_json = app
+        .client
+        .post(app.api("/reservations"))
+        .bearer_auth(&driver.access)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("sent");
+    problem(not_json, StatusCode::BAD_REQUEST).await;
+    app.stop().await;
+}
