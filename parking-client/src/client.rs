@@ -218,7 +218,7 @@ impl Client {
         }
         Err(ClientError::Api {
             status: status.as_u16(),
-            problem: problem_from(status, &bytes),
+            problem: Box::new(problem_from(status, &bytes)),
         })
     }
 

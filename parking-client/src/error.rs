@@ -11,8 +11,9 @@ pub enum ClientError {
     Api {
         /// The HTTP status.
         status: u16,
-        /// The problem parkd sent (or one made up from a non-problem body).
-        problem: Problem,
+        /// The problem parkd sent (or one made up from a non-problem body);
+        /// boxed to keep `Result`s small.
+        problem: Box<Problem>,
     },
     /// The server could not be reached.
     #[error("cannot connect to {server}: {}", root_cause(source))]
@@ -51,7 +52,7 @@ pub enum AuthError {
     NotLoggedIn,
     /// The access token expired and the refresh token was refused.
     #[error("the session has expired ({})", problem_line(.0))]
-    SessionExpired(Problem),
+    SessionExpired(Box<Problem>),
 }
 
 impl ClientError {
@@ -116,7 +117,7 @@ mod tests {
         ]);
         let error = ClientError::Api {
             status: 422,
-            problem,
+            problem: Box::new(problem),
         };
         let text = error.to_string();
         assert!(
