@@ -1,13 +1,13 @@
 //! End-to-end: a real parkd in-process on 127.0.0.1:0 and the built `parkctl`
 //! binary, with its config in a temporary directory.
 
-mod helpers;
+mod support;
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use helpers::{DRIVER, OPERATOR, PASSWORD, TestApp};
 use serde_json::Value;
+use support::{DRIVER, OPERATOR, PASSWORD, TestApp};
 
 /// parkctl with its own config directory.
 struct Ctl {
@@ -38,10 +38,8 @@ impl Ctl {
         let stdin = stdin.map(str::to_owned);
         tokio::task::spawn_blocking(move || {
             let mut child = command.spawn().expect("parkctl starts");
-            if let Some(mut pipe) = child.stdin.take() {
-                if let Some(text) = stdin {
-                    pipe.write_all(text.as_bytes()).expect("stdin");
-                }
+            if let (Some(mut pipe), Some(text)) = (child.stdin.take(), stdin) {
+                pipe.write_all(text.as_bytes()).expect("stdin");
             }
             child.wait_with_output().expect("parkctl runs")
         })
