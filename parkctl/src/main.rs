@@ -1,11 +1,140 @@
 //! parkctl — the operators' command line for parkd.
 //!
-//! Built under its own issue; this binary only reports its version so that the
-//! workspace builds end to end.
+//! Layout: [`commands`] has one module per command group (clap arguments and
+//! `run`); [`context`] resolves the profile, server and client; [`config`]
+//! is the 0600 config file and the token store that re-saves refreshed
+//! tokens; [`output`] prints tables, JSON and CSV; [`time`] reads friendly
+//! times; [`error`] maps failures to one line and an exit code. `anyhow` is
+//! used here only.
 
-fn main() {
-    println!(
-        "parkctl {} (the command set is not built yet)",
-        env!("CARGO_PKG_VERSION")
-    );
+mod commands;
+mod config;
+mod context;
+mod error;
+mod output;
+mod time;
+
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+use clap::{Parser, Subcommand};
+
+use commands::analytics::AnalyticsCommand;
+use commands::auth::LoginArgs;
+use commands::bookings::BookingsCommand;
+use commands::lots::LotsCommand;
+use commands::profile::ProfileCommand;
+use commands::rates::{QuoteArgs, RatesCommand};
+use commands::spots::SpotsCommand;
+use config::Config;
+use context::Context;
+use error::CtlError;
+use output::Format;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  ok
+  1  error (server unreachable, server error, config file)
+  2  usage (bad flags, bad time, bad file)
+  3  conflict (409: the spot or time is taken, wrong state)
+  4  not found (404)
+  5  auth (401/403: not logged in, session expired, not allowed)
+
+Environment: PARKCTL_SERVER, PARKCTL_PROFILE, PARKCTL_CONFIG_DIR, NO_COLOR.";
+
+/// The operators' command line for parkd.
+#[derive(Debug, Parser)]
+#[command(name = "parkctl", version, about, after_help = EXIT_CODES)]
+struct Cli {
+    /// The profile to use (default: the current one, else `default`).
+    #[arg(long, global = true, env = "PARKCTL_PROFILE")]
+    profile: Option<String>,
+    /// parkd's base URL, overriding the profile's.
+    #[arg(long, global = true, env = "PARKCTL_SERVER")]
+    server: Option<String>,
+    /// Output format.
+    #[arg(short, long, global = true, value_enum, default_value_t = Format::Table)]
+    output: Format,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Log in and keep the tokens in the profile.
+    Login(LoginArgs),
+    /// Log out and forget the tokens.
+    Logout,
+    /// Named profiles.
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+    /// Parking lots.
+    #[command(subcommand)]
+    Lots(LotsCommand),
+    /// Spots of a lot.
+    #[command(subcommand)]
+    Spots(SpotsCommand),
+    /// Rate cards.
+    #[command(subcommand)]
+    Rates(RatesCommand),
+    /// Price a stay.
+    Quote(QuoteArgs),
+    /// Reservations.
+    #[command(subcommand)]
+    Bookings(BookingsCommand),
+    /// Occupancy and revenue.
+    #[command(subcommand)]
+    Analytics(AnalyticsCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::from(error::EXIT_OK),
+        Err(e) => {
+            let (code, line, details) = match e.downcast_ref::<CtlError>() {
+                Some(ctl) => {
+                    let line = match ctl.hint() {
+                        Some(hint) => format!("{ctl} — {hint}"),
+                        None => ctl.to_string(),
+                    };
+                    (ctl.exit_code(), line, ctl.details())
+                }
+                None => (error::EXIT_ERROR, format!("{e:#}"), Vec::new()),
+            };
+            eprintln!("parkctl: {line}");
+            for detail in details {
+                eprintln!("{detail}");
+            }
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let config = Config::load()?;
+    let profile = config.selected(cli.profile.as_deref());
+    let ctx = Context {
+        config: Arc::new(Mutex::new(config)),
+        profile,
+        server_override: cli.server.map(|s| s.trim_end_matches('/').to_owned()),
+        format: cli.output,
+    };
+    runtime.block_on(async {
+        match cli.command {
+            Command::Login(args) => commands::auth::login(&ctx, args).await,
+            Command::Logout => commands::auth::logout(&ctx).await,
+            Command::Profile(c) => commands::profile::run(&ctx, c),
+            Command::Lots(c) => commands::lots::run(&ctx, c).await,
+            Command::Spots(c) => commands::spots::run(&ctx, c).await,
+            Command::Rates(c) => commands::rates::run(&ctx, c).await,
+            Command::Quote(args) => commands::rates::quote(&ctx, args).await,
+            Command::Bookings(c) => commands::bookings::run(&ctx, c).await,
+            Command::Analytics(c) => commands::analytics::run(&ctx, c).await,
+        }
+    })?;
+    Ok(())
 }
