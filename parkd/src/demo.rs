@@ -261,14 +261,18 @@ async fn seed_lots(state: &AppState, tenant: TenantId) -> Result<(Vec<LotId>, us
                 in_service: true,
             })
             .collect();
+        let external_id = props["id"].as_str().map(str::to_owned);
         state
             .store
             .insert_lot(LotRecord {
                 lot: lot.clone(),
-                external_id: props["id"].as_str().map(str::to_owned),
+                external_id: external_id.clone(),
             })
             .await
             .map_err(error)?;
+        if let Some(external_id) = external_id {
+            state.engine.external_ids_mut().insert(lot.id, external_id);
+        }
         state
             .store
             .insert_spots(spots.clone())

@@ -25,6 +25,8 @@ pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_ADDRESS_CHARS: usize = 500;
 /// The largest value of any lot minute setting (one year).
 pub const MAX_MINUTES: u32 = 366 * 24 * 60;
+/// The longest external id (the lot's id in an imported data set), in characters.
+pub const MAX_EXTERNAL_ID_CHARS: usize = 200;
 
 /// A WGS-84 position in decimal degrees.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -218,6 +220,10 @@ pub struct Lot {
     pub id: Uuid,
     /// The operator that owns it.
     pub tenant_id: Uuid,
+    /// The lot's id in the data set it was imported from (e.g. ParkAPI's
+    /// `dresdenaltmarkt`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
     /// Display name.
     pub name: String,
     /// Postal address.
@@ -255,11 +261,13 @@ pub struct Lot {
 }
 
 impl Lot {
-    /// The wire form of a lot with its counts.
+    /// The wire form of a lot with its counts (and no external id; see
+    /// [`Lot::with_external_id`]).
     pub fn from_core(lot: &CoreLot, total_spots: u32, available: &KindCounts) -> Self {
         Lot {
             id: lot.id.as_uuid(),
             tenant_id: lot.tenant_id.as_uuid(),
+            external_id: None,
             name: lot.name.clone(),
             address: lot.address.clone(),
             location: lot.location.into(),
@@ -275,6 +283,12 @@ impl Lot {
             total_spots,
             available: kind_counts(available),
         }
+    }
+
+    /// The same lot showing `external_id` (kept by storage, not by the core).
+    pub fn with_external_id(mut self, external_id: Option<String>) -> Self {
+        self.external_id = external_id;
+        self
     }
 }
 
@@ -325,6 +339,12 @@ pub struct CreateLotRequest {
     /// belong to their own tenant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant_id: Option<Uuid>,
+    /// The lot's id in the data set it is imported from, 1 to 200 characters,
+    /// unique across lots (a second lot with it is a 409). Lets an import find
+    /// the lot again: `GET /parking-lots/by-external-id/{external_id}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 200)]
+    pub external_id: Option<String>,
 }
 
 impl CreateLotRequest {
@@ -335,6 +355,9 @@ impl CreateLotRequest {
         checks.length("address", &self.address, 1, MAX_ADDRESS_CHARS);
         checks.coordinates("location.", self.location.lat, self.location.lng);
         checks.timezone("timezone", &self.timezone);
+        if let Some(external_id) = &self.external_id {
+            check_external_id(&mut checks, external_id);
+        }
         if let Some(hours) = &self.operating_hours {
             check_hours(&mut checks, hours);
         }
@@ -518,6 +541,20 @@ impl UpdateLotRequest {
     }
 }
 
+/// An external id is matched exactly (it is a key, not a label), so it may not
+/// carry surrounding whitespace or control characters that would make two ids
+/// look alike.
+fn check_external_id(checks: &mut Checks, external_id: &str) {
+    checks.length("external_id", external_id, 1, MAX_EXTERNAL_ID_CHARS);
+    let padded = external_id.trim() != external_id && !external_id.trim().is_empty();
+    if padded || external_id.chars().any(char::is_control) {
+        checks.push(
+            "external_id",
+            "must not start or end with whitespace nor contain control characters",
+        );
+    }
+}
+
 fn check_hours(checks: &mut Checks, hours: &OperatingHours) {
     if let Err(e) = hours.validate() {
         checks.push("operating_hours", e.to_string());
@@ -629,6 +666,7 @@ mod tests {
             no_show_grace_minutes: None,
             amenities: None,
             tenant_id: None,
+            external_id: Some(" padded".to_owned()),
         };
         assert_eq!(
             fields(bad.validate()),
@@ -638,6 +676,7 @@ mod tests {
                 "location.lat",
                 "location.lng",
                 "timezone",
+                "external_id",
                 "operating_hours",
                 "turnover_buffer_minutes",
                 "max_duration_minutes",
@@ -645,6 +684,46 @@ mod tests {
             ]
         );
         assert!(bad.to_lot(LotId::new(), TenantId::new()).is_err());
+    }
+
+    #[test]
+    fn external_ids_are_keys() {
+        let mut body = create_body();
+        body["amenities"] = json!([]);
+        for (id, ok) in [
+            ("dresdenaltmarkt", true),
+            ("de:dresden/P 12", true),
+            (&"x".repeat(200), true),
+            (&"x".repeat(201), false),
+            ("", false),
+            ("   ", false),
+            ("altmarkt ", false),
+            ("alt\nmarkt", false),
+        ] {
+            body["external_id"] = json!(id);
+            let req: CreateLotRequest = serde_json::from_value(body.clone()).expect("parses");
+            match req.validate() {
+                Ok(()) => assert!(ok, "{id:?} accepted"),
+                Err(errors) => {
+                    assert!(!ok, "{id:?} refused: {errors:?}");
+                    assert!(errors.iter().all(|e| e.field == "external_id"), "{id:?}");
+                }
+            }
+        }
+        let req: CreateLotRequest = serde_json::from_value(body).expect("parses");
+        assert_eq!(req.external_id.as_deref(), Some("alt\nmarkt"));
+        let lot = LotId::from_u128(1);
+        let core = CreateLotRequest {
+            external_id: None,
+            ..req
+        }
+        .to_lot(lot, TenantId::from_u128(2))
+        .expect("valid");
+        let wire = Lot::from_core(&core, 0, &KindCounts::default());
+        let json = serde_json::to_value(&wire).expect("serialise");
+        assert!(json.get("external_id").is_none(), "absent when none");
+        let json = serde_json::to_value(wire.with_external_id(Some("p1".into()))).expect("json");
+        assert_eq!(json["external_id"], "p1");
     }
 
     #[test]

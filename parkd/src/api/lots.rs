@@ -1,6 +1,8 @@
 //! `/parking-lots` and `/parking-lots/{id}`: the public nearby search and lot
 //! details, and lot administration for operators (their tenant's lots) and
-//! admins (any lot). The use cases live in [`crate::service::lots`].
+//! admins (any lot); `/parking-lots/by-external-id/{external_id}` finds a lot
+//! again by its id in an imported data set, so imports can be re-run. The use
+//! cases live in [`crate::service::lots`].
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -26,6 +28,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(search_lots, create_lot))
         .routes(routes!(show_lot, update_lot, delete_lot))
+        .routes(routes!(lot_by_external_id))
 }
 
 fn summary(found: Found) -> LotSummary {
@@ -41,17 +44,21 @@ fn summary(found: Found) -> LotSummary {
     }
 }
 
-/// The wire form of a lot with its counts now, from the engine.
+/// The wire form of a lot with its counts now and its external id, from the
+/// engine.
 fn lot_dto(state: &AppState, lot: &CoreLot) -> Lot {
-    let city = state.engine.read();
-    match city.lot(lot.id) {
-        Ok(s) => Lot::from_core(
-            lot,
-            s.inventory.capacity().total(),
-            &s.inventory.availability_now(Utc::now()),
-        ),
-        Err(_) => Lot::from_core(lot, 0, &KindCounts::default()),
-    }
+    let wire = {
+        let city = state.engine.read();
+        match city.lot(lot.id) {
+            Ok(s) => Lot::from_core(
+                lot,
+                s.inventory.capacity().total(),
+                &s.inventory.availability_now(Utc::now()),
+            ),
+            Err(_) => Lot::from_core(lot, 0, &KindCounts::default()),
+        }
+    };
+    wire.with_external_id(lots::external_id(state, lot.id))
 }
 
 /// Lots within `radius` metres (default 1000, at most 50000) of `lat`/`lng`,
@@ -119,19 +126,48 @@ pub async fn show_lot(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Lot>, ApiError> {
-    let city = state.engine.read();
-    let lot = city
-        .lot(LotId::from_uuid(id))
-        .map_err(|_| ApiError::NotFound("lot"))?;
-    Ok(Json(Lot::from_core(
-        &lot.lot,
-        lot.inventory.capacity().total(),
-        &lot.inventory.availability_now(Utc::now()),
-    )))
+    let id = LotId::from_uuid(id);
+    let wire = {
+        let city = state.engine.read();
+        let lot = city.lot(id).map_err(|_| ApiError::NotFound("lot"))?;
+        Lot::from_core(
+            &lot.lot,
+            lot.inventory.capacity().total(),
+            &lot.inventory.availability_now(Utc::now()),
+        )
+    };
+    Ok(Json(wire.with_external_id(lots::external_id(&state, id))))
+}
+
+/// The lot with this external id (its id in an imported data set), for
+/// idempotent imports: look it up, then create (`POST /parking-lots` with
+/// `external_id`) or change it (`PATCH /parking-lots/{id}`). Staff only; a lot
+/// of another tenant is a 404 exactly like one that does not exist.
+#[utoipa::path(
+    get,
+    path = "/parking-lots/by-external-id/{external_id}",
+    tag = "lots",
+    params(("external_id" = String, Path, description = "The lot's id in the imported data set")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Lot),
+        (status = 401, body = Problem),
+        (status = 403, body = Problem, description = "Not staff"),
+        (status = 404, body = Problem, description = "No lot the caller manages has this external id")
+    )
+)]
+pub async fn lot_by_external_id(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(external_id): Path<String>,
+) -> Result<Json<Lot>, ApiError> {
+    let lot = lots::lot_by_external_id(&state, &actor, &external_id)?;
+    Ok(Json(lot_dto(&state, &lot)))
 }
 
 /// Creates a lot (no spots, no rates yet). An admin names `tenant_id`; an
-/// operator's lot belongs to their own tenant.
+/// operator's lot belongs to their own tenant. An `external_id` another lot
+/// already has is a 409.
 #[utoipa::path(
     post,
     path = "/parking-lots",
@@ -142,6 +178,7 @@ pub async fn show_lot(
         (status = 201, body = Lot),
         (status = 401, body = Problem),
         (status = 403, body = Problem, description = "Not staff, or an operator naming another tenant"),
+        (status = 409, body = Problem, description = "Another lot already has this external_id"),
         (status = 413, body = Problem),
         (status = 422, body = Problem, description = "Invalid fields; an admin without or with an unknown tenant_id")
     )
@@ -158,7 +195,7 @@ pub async fn create_lot(
     let lot = request
         .to_lot(LotId::new(), tenant)
         .map_err(ApiError::Validation)?;
-    lots::create_lot(&state, lot.clone()).await?;
+    lots::create_lot(&state, lot.clone(), request.external_id).await?;
     Ok((StatusCode::CREATED, Json(lot_dto(&state, &lot))))
 }
 

@@ -3,8 +3,8 @@
 //! service; set the rate card) with their authorization.
 //!
 //! Administration commits to the store first and then applies the same change
-//! to the engine, so memory never shows a lot, spot or price the database does
-//! not hold. These writes are rare, so one lock ([`ADMIN_WRITES`]) puts them in
+//! to the engine (the city, and the lots' external ids beside it), so memory
+//! never shows a lot, spot, price or external id the database does not hold. These writes are rare, so one lock ([`ADMIN_WRITES`]) puts them in
 //! a single order: two concurrent changes of one lot cannot be applied to the
 //! store in one order and to the engine in the other, nor lose each other's
 //! fields.
@@ -198,22 +198,66 @@ pub async fn owning_tenant(
     }
 }
 
-/// Stores a new lot (no spots, no rates yet) and adds it to the engine.
+/// The lot whose external id is `external_id`, if the caller may manage it:
+/// 404 when there is none or it is another tenant's (see [`managed_lot`]).
+#[instrument(skip_all)]
+pub fn lot_by_external_id(
+    state: &AppState,
+    actor: &Actor,
+    external_id: &str,
+) -> Result<Lot, ApiError> {
+    actor.require_staff()?;
+    let id = state
+        .engine
+        .external_ids()
+        .lot(external_id)
+        .ok_or(ApiError::NotFound("lot"))?;
+    managed_lot(state, actor, id)
+}
+
+/// The lot's external id, if it was given one.
+pub fn external_id(state: &AppState, id: LotId) -> Option<String> {
+    state.engine.external_ids().of_lot(id).map(str::to_owned)
+}
+
+/// Stores a new lot (no spots, no rates yet) with its external id and adds it
+/// to the engine. An external id another lot has is a 409 — whichever tenant
+/// owns that lot, as external ids are unique across the database.
 #[instrument(skip_all, fields(lot = %lot.id, tenant = %lot.tenant_id))]
-pub async fn create_lot(state: &AppState, lot: Lot) -> Result<(), ApiError> {
+pub async fn create_lot(
+    state: &AppState,
+    lot: Lot,
+    external_id: Option<String>,
+) -> Result<(), ApiError> {
+    const TAKEN: &str = "another lot already has this external_id";
     let _serial = ADMIN_WRITES.lock().await;
+    if let Some(taken) = &external_id
+        && state.engine.external_ids().lot(taken).is_some()
+    {
+        return Err(ApiError::conflict(TAKEN));
+    }
     state
         .store
         .insert_lot(LotRecord {
             lot: lot.clone(),
-            external_id: None,
+            external_id: external_id.clone(),
         })
-        .await?;
+        .await
+        .map_err(|e| match e {
+            // The database's UNIQUE rule, should memory ever lag behind it.
+            StoreError::Conflict(_) if external_id.is_some() => ApiError::conflict(TAKEN),
+            other => other.into(),
+        })?;
+    let id = lot.id;
     state
         .engine
         .write()
         .add_lot(lot, None)
-        .map_err(|e| ApiError::Internal(e.to_string()))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    if let Some(external_id) = external_id {
+        state.engine.external_ids_mut().insert(id, external_id);
+    }
+    Ok(())
 }
 
 /// Changes a managed lot with `change` (which validates), in the store, then in
@@ -252,6 +296,7 @@ pub async fn delete_lot(state: &AppState, actor: &Actor, id: LotId) -> Result<()
         .await
         .map_err(not_found("lot"))?;
     state.engine.write().remove_lot(id);
+    state.engine.external_ids_mut().remove_lot(id);
     Ok(())
 }
 

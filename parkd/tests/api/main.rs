@@ -5,6 +5,7 @@ mod analytics;
 mod auth;
 mod helpers;
 mod lots;
+mod lots_import;
 mod openapi;
 mod ops;
 mod rates;

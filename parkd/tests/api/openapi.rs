@@ -22,6 +22,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("get", "/api/v1/parking-lots/{id}"),
     ("patch", "/api/v1/parking-lots/{id}"),
     ("delete", "/api/v1/parking-lots/{id}"),
+    ("get", "/api/v1/parking-lots/by-external-id/{external_id}"),
     ("get", "/api/v1/parking-lots/{id}/spots"),
     ("post", "/api/v1/parking-lots/{id}/spots"),
     ("patch", "/api/v1/parking-lots/{id}/spots/{spot_id}"),
