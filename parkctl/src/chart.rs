@@ -35,9 +35,8 @@ pub fn bar(value: i64, max: i64, width: usize) -> String {
     let value = value.min(max);
     // Eighths of a cell, rounded to the nearest; at least one so that a
     // small non-zero value is visible.
-    let eighths = ((i128::from(value) * (width as i128) * 8 + i128::from(max) / 2)
-        / i128::from(max))
-    .max(1);
+    let eighths =
+        ((i128::from(value) * (width as i128) * 8 + i128::from(max) / 2) / i128::from(max)).max(1);
     let full = (eighths / 8) as usize;
     let rest = (eighths % 8) as usize;
     let mut out = "█".repeat(full);

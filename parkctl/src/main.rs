@@ -128,7 +128,9 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     // Generated from the clap definition: no config, server or runtime.
     let command = match cli.command {
-        Command::Completions(args) => return Ok(commands::docs::completions(Cli::command(), args)?),
+        Command::Completions(args) => {
+            return Ok(commands::docs::completions(Cli::command(), args)?);
+        }
         Command::Man(args) => return Ok(commands::docs::man(Cli::command(), args)?),
         command => command,
     };

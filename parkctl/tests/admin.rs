@@ -185,7 +185,10 @@ async fn occupancy_and_revenue_after_a_booking() {
 
     // The table has the rows and, under it, the sparkline.
     let table = ctl.ok(&args).await;
-    assert!(table.contains("OCCUPIED") && table.contains("50%"), "{table}");
+    assert!(
+        table.contains("OCCUPIED") && table.contains("50%"),
+        "{table}"
+    );
     let spark = table
         .lines()
         .find(|l| l.starts_with('▁'))
@@ -336,7 +339,15 @@ async fn admin_manages_users_and_tenants_and_a_driver_may_not() {
     // A bad role is a usage error before any request.
     let out = ctl
         .run(
-            &["--profile", "admin", "users", "set-role", &id, "--role", "boss"],
+            &[
+                "--profile",
+                "admin",
+                "users",
+                "set-role",
+                &id,
+                "--role",
+                "boss",
+            ],
             None,
         )
         .await;
@@ -358,7 +369,12 @@ async fn admin_manages_users_and_tenants_and_a_driver_may_not() {
         ][..],
     ] {
         let out = ctl.run(args, None).await;
-        assert_eq!(out.status.code(), Some(5), "{args:?}: {}", text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(5),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
         let stderr = text(&out.stderr);
         assert!(
             stderr.starts_with("parkctl: ") && stderr.contains(" — "),
@@ -380,11 +396,8 @@ async fn an_expired_login_says_to_log_in_again() {
     let config = ctl.config();
     let profile = &config["profiles"]["default"];
     let token = |name: &str| profile[name].as_str().expect("a stored token").to_owned();
-    let pair = parking_client::api::TokenPair::bearer(
-        token("access_token"),
-        token("refresh_token"),
-        0,
-    );
+    let pair =
+        parking_client::api::TokenPair::bearer(token("access_token"), token("refresh_token"), 0);
     Client::new(app.url.clone())
         .with_tokens(MemoryTokens::new(Some(pair)))
         .logout()
@@ -394,7 +407,10 @@ async fn an_expired_login_says_to_log_in_again() {
     let out = ctl.run(&["analytics", "summary", &lot], None).await;
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(5), "{stderr}");
-    assert!(stderr.contains("log in again with parkctl login"), "{stderr}");
+    assert!(
+        stderr.contains("log in again with parkctl login"),
+        "{stderr}"
+    );
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
 

@@ -69,7 +69,12 @@ pub async fn run(ctx: &Context, command: AnalyticsCommand) -> Result<(), CtlErro
                 bucket: Some(args.bucket),
             };
             let report = client.occupancy(&query).await.map_err(|e| ctx.fail(e))?;
-            output::print(ctx.format, OCCUPANCY_HEADERS, occupancy_rows(&report), &report)?;
+            output::print(
+                ctx.format,
+                OCCUPANCY_HEADERS,
+                occupancy_rows(&report),
+                &report,
+            )?;
             if ctx.format == Format::Table {
                 println!("{}", occupancy_chart(&report));
             }
@@ -175,7 +180,13 @@ fn revenue_table(report: &RevenueReport) -> String {
         &report
             .days
             .iter()
-            .map(|d| (d.date.to_string(), d.amount.amount, output::money(&d.amount)))
+            .map(|d| {
+                (
+                    d.date.to_string(),
+                    d.amount.amount,
+                    output::money(&d.amount),
+                )
+            })
             .collect::<Vec<_>>(),
         BAR_WIDTH,
     );

@@ -38,7 +38,12 @@ pub async fn run(ctx: &Context, command: TenantsCommand) -> Result<(), CtlError>
         }
         TenantsCommand::List => {
             let tenants = client.list_tenants().await.map_err(|e| ctx.fail(e))?;
-            output::print(ctx.format, HEADERS, tenants.iter().map(row).collect(), &tenants)
+            output::print(
+                ctx.format,
+                HEADERS,
+                tenants.iter().map(row).collect(),
+                &tenants,
+            )
         }
     }
 }
