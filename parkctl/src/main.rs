@@ -7,6 +7,7 @@
 //! times; [`error`] maps failures to one line and an exit code. `anyhow` is
 //! used here only.
 
+mod chart;
 mod commands;
 mod config;
 mod context;
@@ -17,15 +18,18 @@ mod time;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use commands::analytics::AnalyticsCommand;
 use commands::auth::LoginArgs;
 use commands::bookings::BookingsCommand;
+use commands::docs::{CompletionsArgs, ManArgs};
 use commands::lots::LotsCommand;
 use commands::profile::ProfileCommand;
 use commands::rates::{QuoteArgs, RatesCommand};
 use commands::spots::SpotsCommand;
+use commands::tenants::TenantsCommand;
+use commands::users::UsersCommand;
 use config::Config;
 use context::Context;
 use error::CtlError;
@@ -85,6 +89,16 @@ enum Command {
     /// Occupancy and revenue.
     #[command(subcommand)]
     Analytics(AnalyticsCommand),
+    /// Users and their roles (admin).
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Tenants (admin).
+    #[command(subcommand)]
+    Tenants(TenantsCommand),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
+    /// Print the man page (or write one per subcommand).
+    Man(ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -112,6 +126,14 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    // Generated from the clap definition: no config, server or runtime.
+    let command = match cli.command {
+        Command::Completions(args) => {
+            return Ok(commands::docs::completions(Cli::command(), args)?);
+        }
+        Command::Man(args) => return Ok(commands::docs::man(Cli::command(), args)?),
+        command => command,
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -124,7 +146,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         format: cli.output,
     };
     runtime.block_on(async {
-        match cli.command {
+        match command {
             Command::Login(args) => commands::auth::login(&ctx, args).await,
             Command::Logout => commands::auth::logout(&ctx).await,
             Command::Profile(c) => commands::profile::run(&ctx, c),
@@ -134,6 +156,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Quote(args) => commands::rates::quote(&ctx, args).await,
             Command::Bookings(c) => commands::bookings::run(&ctx, c).await,
             Command::Analytics(c) => commands::analytics::run(&ctx, c).await,
+            Command::Users(c) => commands::users::run(&ctx, c).await,
+            Command::Tenants(c) => commands::tenants::run(&ctx, c).await,
+            Command::Completions(_) | Command::Man(_) => Ok(()),
         }
     })?;
     Ok(())

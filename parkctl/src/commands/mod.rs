@@ -3,10 +3,13 @@
 pub mod analytics;
 pub mod auth;
 pub mod bookings;
+pub mod docs;
 pub mod lots;
 pub mod profile;
 pub mod rates;
 pub mod spots;
+pub mod tenants;
+pub mod users;
 
 use parking_api::{ReservationStatusDto, SpotKindDto};
 
