@@ -140,6 +140,12 @@ pub async fn run(ctx: &Context, client: &Client, args: ImportArgs) -> Result<(),
         .as_deref()
         .map(|t| parse_id("tenant", t))
         .transpose()?;
+    rate_card(0, &args.currency).map_err(|_| {
+        CtlError::Usage(format!(
+            "unknown currency {:?}: use an ISO 4217 code such as EUR",
+            args.currency
+        ))
+    })?;
     let file = read(&args)?;
     let mut summary = Summary {
         file: args.file.display().to_string(),
