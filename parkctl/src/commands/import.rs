@@ -308,7 +308,7 @@ fn changes(lot: &Lot, row: &ImportRow) -> Option<UpdateLotRequest> {
     let moved = (lot.location.lat - wanted.location.lat).abs() > 1e-9
         || (lot.location.lng - wanted.location.lng).abs() > 1e-9;
     if moved {
-        update.location = Some(wanted.location.clone());
+        update.location = Some(wanted.location);
     }
     (update != UpdateLotRequest::default()).then_some(update)
 }
