@@ -25,6 +25,9 @@ use crate::output::{self, Format};
 /// Files with more rows than this get a progress bar (on a terminal).
 const PROGRESS_ABOVE: usize = 20;
 
+/// How the bar looks: `█████░░░░ 120/589 lots dresdenaltmarkt`.
+const BAR_TEMPLATE: &str = "{bar:40} {pos}/{len} lots {wide_msg}";
+
 /// The billing increment of imported rate cards, in minutes.
 const INCREMENT_MINUTES: u32 = 15;
 
@@ -247,7 +250,7 @@ fn progress(rows: usize) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::with_draw_target(Some(rows as u64), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} lots {wide_msg}") {
+    if let Ok(style) = ProgressStyle::with_template(BAR_TEMPLATE) {
         bar.set_style(style);
     }
     bar
@@ -409,6 +412,12 @@ mod tests {
             FileFormat::Csv
         );
         assert!(format_of(Path::new("lots.txt")).is_err());
+    }
+
+    #[test]
+    fn the_bar_template_parses_and_short_files_get_no_bar() {
+        assert!(ProgressStyle::with_template(BAR_TEMPLATE).is_ok());
+        assert!(progress(PROGRESS_ABOVE).is_hidden());
     }
 
     #[test]
