@@ -40,6 +40,17 @@ pub enum CtlError {
         /// The 422 answer.
         error: ClientError,
     },
+    /// A command that failed with its own exit code and hint (an import with
+    /// rows the server refused, a lot that still has bookings).
+    #[error("{message}")]
+    Failed {
+        /// The one line to print.
+        message: String,
+        /// The documented exit code.
+        code: u8,
+        /// What to do about it.
+        hint: Option<String>,
+    },
 }
 
 impl CtlError {
@@ -57,6 +68,7 @@ impl CtlError {
             CtlError::Usage(_) => EXIT_USAGE,
             CtlError::Config(_) => EXIT_ERROR,
             CtlError::Rejected { .. } => EXIT_USAGE,
+            CtlError::Failed { code, .. } => *code,
             CtlError::Client { error, .. } => match error {
                 ClientError::Auth(_) => EXIT_AUTH,
                 ClientError::Api { status, .. } => match status {
@@ -76,6 +88,7 @@ impl CtlError {
             CtlError::Usage(_) => Some("see parkctl --help".to_owned()),
             CtlError::Config(_) => None,
             CtlError::Rejected { .. } => Some("fix the file and run rates set again".to_owned()),
+            CtlError::Failed { hint, .. } => hint.clone(),
             CtlError::Client { error, profile } => match error {
                 ClientError::Connect { .. } | ClientError::Timeout { .. } => Some(format!(
                     "is parkd running? fix profile '{profile}' with parkctl login --server URL, or set PARKCTL_SERVER"

@@ -1,4 +1,5 @@
-//! `/parking-lots`: search, show, create, update, delete.
+//! `/parking-lots`: search, show, find by external id, create, update,
+//! delete.
 
 use parking_api::{CreateLotRequest, Lot, LotSearchQuery, LotSummary, Page, UpdateLotRequest};
 use reqwest::Method;
@@ -25,6 +26,25 @@ impl Client {
             Auth::Optional,
         ))
         .await
+    }
+
+    /// `GET /parking-lots/by-external-id/{external_id}` (staff): the lot
+    /// imported with this external id; `Ok(None)` when the caller manages no
+    /// such lot (parkd's 404).
+    pub async fn lot_by_external_id(&self, external_id: &str) -> Result<Option<Lot>, ClientError> {
+        let call = Call::new(
+            Method::GET,
+            format!(
+                "/api/v1/parking-lots/by-external-id/{}",
+                path_segment(external_id)
+            ),
+            Auth::Required,
+        );
+        match self.json(call).await {
+            Ok(lot) => Ok(Some(lot)),
+            Err(ClientError::Api { status: 404, .. }) => Ok(None),
+            Err(other) => Err(other),
+        }
     }
 
     /// `POST /parking-lots` (operator, admin).
@@ -58,5 +78,33 @@ impl Client {
             Auth::Required,
         ))
         .await
+    }
+}
+
+/// Percent-encodes `text` for use as one path segment: everything but RFC 3986
+/// unreserved characters, so ids with `/`, `?`, `#` or spaces stay one segment.
+fn path_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_segment;
+
+    #[test]
+    fn path_segments_keep_unreserved_and_encode_the_rest() {
+        assert_eq!(
+            path_segment("dresden-altmarkt_1.x~"),
+            "dresden-altmarkt_1.x~"
+        );
+        assert_eq!(path_segment("a/b c?#ä"), "a%2Fb%20c%3F%23%C3%A4");
     }
 }

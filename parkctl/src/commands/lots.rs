@@ -1,10 +1,13 @@
-//! `parkctl lots list|show`.
+//! `parkctl lots list|show|create|update|delete|import` (the import itself
+//! is in [`super::import`]).
 
 use clap::Subcommand;
-use parking_api::LotSearchQuery;
+use parking_api::{CreateLotRequest, Location, Lot, LotSearchQuery, UpdateLotRequest};
+use parking_client::ClientError;
 
+use super::import::ImportArgs;
 use crate::context::{Context, parse_id};
-use crate::error::CtlError;
+use crate::error::{CtlError, EXIT_CONFLICT};
 use crate::output::{self, Format};
 
 /// `parkctl lots …`.
@@ -24,6 +27,61 @@ pub enum LotsCommand {
         /// The lot's id.
         id: String,
     },
+    /// Create a lot (without spots or rates: see spots add, rates set).
+    Create {
+        /// Display name, 1 to 200 characters.
+        #[arg(long)]
+        name: String,
+        /// Postal address, 1 to 500 characters.
+        #[arg(long)]
+        address: String,
+        /// Latitude of the entrance, -90 to 90.
+        #[arg(long, allow_hyphen_values = true)]
+        lat: f64,
+        /// Longitude of the entrance, -180 to 180.
+        #[arg(long, allow_hyphen_values = true)]
+        lng: f64,
+        /// IANA time zone of the lot's local rules, e.g. Europe/Berlin.
+        #[arg(long)]
+        timezone: String,
+        /// The owning tenant (admins must name one; an operator's lots are
+        /// their tenant's).
+        #[arg(long, value_name = "ID")]
+        tenant: Option<String>,
+        /// Minutes kept free between two bookings of a spot (default 0).
+        #[arg(long, value_name = "MIN")]
+        buffer: Option<u32>,
+        /// The lot's id in your own data, unique (imports match on it).
+        #[arg(long, value_name = "E")]
+        external_id: Option<String>,
+    },
+    /// Change a lot's name, address, location or turnover buffer.
+    Update {
+        /// The lot's id.
+        id: String,
+        /// New display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// New postal address.
+        #[arg(long)]
+        address: Option<String>,
+        /// New latitude (with --lng).
+        #[arg(long, allow_hyphen_values = true, requires = "lng")]
+        lat: Option<f64>,
+        /// New longitude (with --lat).
+        #[arg(long, allow_hyphen_values = true, requires = "lat")]
+        lng: Option<f64>,
+        /// New turnover buffer in minutes.
+        #[arg(long, value_name = "MIN")]
+        buffer: Option<u32>,
+    },
+    /// Delete a lot; refused (exit 3) while it has bookings.
+    Delete {
+        /// The lot's id.
+        id: String,
+    },
+    /// Import lots from a GeoJSON (ParkAPI) or CSV file; re-runs update.
+    Import(ImportArgs),
 }
 
 /// Runs a lots command.
@@ -69,31 +127,128 @@ pub async fn run(ctx: &Context, command: LotsCommand) -> Result<(), CtlError> {
                 .get_lot(parse_id("lot", &id)?)
                 .await
                 .map_err(|e| ctx.fail(e))?;
-            if ctx.format != Format::Table {
-                return output::print_json(&lot);
-            }
-            let available = lot
-                .available
-                .iter()
-                .map(|(k, n)| format!("{}: {n}", output::name(k)))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let rows = vec![
-                vec!["id".to_owned(), lot.id.to_string()],
-                vec!["name".to_owned(), lot.name.clone()],
-                vec!["address".to_owned(), lot.address.clone()],
-                vec![
-                    "location".to_owned(),
-                    format!("{}, {}", lot.location.lat, lot.location.lng),
-                ],
-                vec!["time zone".to_owned(), lot.timezone.clone()],
-                vec!["spots".to_owned(), lot.total_spots.to_string()],
-                vec!["available".to_owned(), available],
-            ];
-            println!("{}", output::table(&["FIELD", "VALUE"], rows));
-            Ok(())
+            print_lot(ctx.format, &lot)
         }
+        LotsCommand::Create {
+            name,
+            address,
+            lat,
+            lng,
+            timezone,
+            tenant,
+            buffer,
+            external_id,
+        } => {
+            let request = CreateLotRequest {
+                name,
+                address,
+                location: Location { lat, lng },
+                timezone,
+                operating_hours: None,
+                turnover_buffer_minutes: buffer,
+                min_lead_minutes: None,
+                max_duration_minutes: None,
+                hold_minutes: None,
+                no_show_grace_minutes: None,
+                cancellation: None,
+                amenities: None,
+                tenant_id: tenant
+                    .as_deref()
+                    .map(|t| parse_id("tenant", t))
+                    .transpose()?,
+                external_id,
+            };
+            request.validate().map_err(invalid)?;
+            let lot = client.create_lot(&request).await.map_err(|e| ctx.fail(e))?;
+            print_lot(ctx.format, &lot)
+        }
+        LotsCommand::Update {
+            id,
+            name,
+            address,
+            lat,
+            lng,
+            buffer,
+        } => {
+            let request = UpdateLotRequest {
+                name,
+                address,
+                location: lat.zip(lng).map(|(lat, lng)| Location { lat, lng }),
+                turnover_buffer_minutes: buffer,
+                ..UpdateLotRequest::default()
+            };
+            if request == UpdateLotRequest::default() {
+                return Err(CtlError::Usage(
+                    "nothing to change: pass --name, --address, --lat/--lng or --buffer".into(),
+                ));
+            }
+            request.validate().map_err(invalid)?;
+            let lot = client
+                .update_lot(parse_id("lot", &id)?, &request)
+                .await
+                .map_err(|e| ctx.fail(e))?;
+            print_lot(ctx.format, &lot)
+        }
+        LotsCommand::Delete { id } => {
+            let lot = parse_id("lot", &id)?;
+            match client.delete_lot(lot).await {
+                Ok(()) => {
+                    if ctx.format == Format::Json {
+                        output::print_json(&serde_json::json!({ "deleted": lot }))
+                    } else {
+                        println!("deleted lot {lot}");
+                        Ok(())
+                    }
+                }
+                Err(error @ ClientError::Api { status: 409, .. }) => Err(CtlError::Failed {
+                    message: error.to_string(),
+                    code: EXIT_CONFLICT,
+                    hint: Some(
+                        "cancel its bookings or let them finish, then delete it again".into(),
+                    ),
+                }),
+                Err(error) => Err(ctx.fail(error)),
+            }
+        }
+        LotsCommand::Import(args) => super::import::run(ctx, &client, args).await,
     }
+}
+
+/// Local validation failures as one usage error naming every field.
+fn invalid(errors: Vec<parking_api::FieldError>) -> CtlError {
+    let fields = errors
+        .iter()
+        .map(|e| format!("{}: {}", e.field, e.message))
+        .collect::<Vec<_>>()
+        .join("; ");
+    CtlError::Usage(format!("invalid lot: {fields}"))
+}
+
+/// One lot: JSON as parkd sent it, or a FIELD/VALUE table.
+fn print_lot(format: Format, lot: &Lot) -> Result<(), CtlError> {
+    if format != Format::Table {
+        return output::print_json(lot);
+    }
+    let available = lot
+        .available
+        .iter()
+        .map(|(k, n)| format!("{}: {n}", output::name(k)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let rows = vec![
+        vec!["id".to_owned(), lot.id.to_string()],
+        vec!["name".to_owned(), lot.name.clone()],
+        vec!["address".to_owned(), lot.address.clone()],
+        vec![
+            "location".to_owned(),
+            format!("{}, {}", lot.location.lat, lot.location.lng),
+        ],
+        vec!["time zone".to_owned(), lot.timezone.clone()],
+        vec!["spots".to_owned(), lot.total_spots.to_string()],
+        vec!["available".to_owned(), available],
+    ];
+    println!("{}", output::table(&["FIELD", "VALUE"], rows));
+    Ok(())
 }
 
 /// `LAT,LNG` → coordinates.

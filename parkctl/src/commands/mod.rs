@@ -4,6 +4,7 @@ pub mod analytics;
 pub mod auth;
 pub mod bookings;
 pub mod docs;
+pub mod import;
 pub mod lots;
 pub mod profile;
 pub mod rates;
