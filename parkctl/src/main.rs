@@ -7,6 +7,7 @@
 //! times; [`error`] maps failures to one line and an exit code. `anyhow` is
 //! used here only.
 
+mod bench;
 mod commands;
 mod config;
 mod context;
@@ -21,6 +22,7 @@ use clap::{Parser, Subcommand};
 
 use commands::analytics::AnalyticsCommand;
 use commands::auth::LoginArgs;
+use commands::bench::BenchArgs;
 use commands::bookings::BookingsCommand;
 use commands::lots::LotsCommand;
 use commands::profile::ProfileCommand;
@@ -85,6 +87,8 @@ enum Command {
     /// Occupancy and revenue.
     #[command(subcommand)]
     Analytics(AnalyticsCommand),
+    /// Load-test a parkd: requests/s and latency percentiles.
+    Bench(BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -134,6 +138,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Quote(args) => commands::rates::quote(&ctx, args).await,
             Command::Bookings(c) => commands::bookings::run(&ctx, c).await,
             Command::Analytics(c) => commands::analytics::run(&ctx, c).await,
+            Command::Bench(args) => commands::bench::run(&ctx, args).await,
         }
     })?;
     Ok(())
