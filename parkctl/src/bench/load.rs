@@ -341,7 +341,10 @@ mod tests {
             farthest = farthest.max(d);
         }
         assert!(farthest <= 2000.0 * 1.005, "{farthest}");
-        assert!(farthest > 1900.0, "{farthest}: points should reach the edge");
+        assert!(
+            farthest > 1900.0,
+            "{farthest}: points should reach the edge"
+        );
     }
 
     #[test]

@@ -97,7 +97,9 @@ pub async fn run(ctx: &Context, args: BenchArgs) -> Result<(), CtlError> {
         (Vec::new(), ctx.client()?)
     };
     let now = Utc::now();
-    let first_slot = now.duration_trunc(chrono::Duration::hours(1)).unwrap_or(now)
+    let first_slot = now
+        .duration_trunc(chrono::Duration::hours(1))
+        .unwrap_or(now)
         + chrono::Duration::hours(48);
     let plan = Arc::new(Plan {
         scenario: args.scenario,
