@@ -7,6 +7,7 @@
 //! times; [`error`] maps failures to one line and an exit code. `anyhow` is
 //! used here only.
 
+mod bench;
 mod chart;
 mod commands;
 mod config;
@@ -22,6 +23,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 use commands::analytics::AnalyticsCommand;
 use commands::auth::LoginArgs;
+use commands::bench::BenchArgs;
 use commands::bookings::BookingsCommand;
 use commands::docs::{CompletionsArgs, ManArgs};
 use commands::lots::LotsCommand;
@@ -99,6 +101,8 @@ enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (or write one per subcommand).
     Man(ManArgs),
+    /// Load-test a parkd: requests/s and latency percentiles.
+    Bench(BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -159,6 +163,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Users(c) => commands::users::run(&ctx, c).await,
             Command::Tenants(c) => commands::tenants::run(&ctx, c).await,
             Command::Completions(_) | Command::Man(_) => Ok(()),
+            Command::Bench(args) => commands::bench::run(&ctx, args).await,
         }
     })?;
     Ok(())

@@ -2,6 +2,7 @@
 
 pub mod analytics;
 pub mod auth;
+pub mod bench;
 pub mod bookings;
 pub mod docs;
 pub mod import;
