@@ -5,103 +5,15 @@
 
 mod support;
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
-
 use chrono::{Duration, Utc};
 use parkd::auth::{Password, Role};
 use parkd::service::accounts::{self, NewUser};
 use parking_client::{Client, MemoryTokens};
 use serde_json::Value;
-use support::{DRIVER, OPERATOR, PASSWORD, TestApp};
+use support::{Ctl, DRIVER, OPERATOR, PASSWORD, TestApp, text};
 
 /// The admin's login (created here; `TestApp` has none).
 const ADMIN: &str = "admin@example.com";
-
-/// parkctl with its own config directory.
-struct Ctl {
-    dir: tempfile::TempDir,
-    server: String,
-}
-
-impl Ctl {
-    fn new(server: &str) -> Ctl {
-        Ctl {
-            dir: tempfile::tempdir().expect("config dir"),
-            server: server.to_owned(),
-        }
-    }
-
-    /// Runs parkctl (off the runtime's thread, so parkd keeps serving).
-    async fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_parkctl"));
-        command
-            .args(args)
-            .env("PARKCTL_CONFIG_DIR", self.dir.path())
-            .env("PARKCTL_SERVER", &self.server)
-            .env_remove("PARKCTL_PROFILE")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let stdin = stdin.map(str::to_owned);
-        tokio::task::spawn_blocking(move || {
-            let mut child = command.spawn().expect("parkctl starts");
-            if let (Some(mut pipe), Some(text)) = (child.stdin.take(), stdin) {
-                pipe.write_all(text.as_bytes()).expect("stdin");
-            }
-            child.wait_with_output().expect("parkctl runs")
-        })
-        .await
-        .expect("join")
-    }
-
-    /// Runs parkctl, expecting success, and returns stdout.
-    async fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args, None).await;
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{args:?}: {}",
-            text(&out.stderr)
-        );
-        text(&out.stdout)
-    }
-
-    /// Runs parkctl, expecting success, and parses stdout as JSON.
-    async fn json(&self, args: &[&str]) -> Value {
-        let stdout = self.ok(args).await;
-        serde_json::from_str(&stdout)
-            .unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e}): {stdout}"))
-    }
-
-    async fn login(&self, profile: &str, email: &str) {
-        let out = self
-            .run(
-                &[
-                    "--profile",
-                    profile,
-                    "login",
-                    "--email",
-                    email,
-                    "--password-stdin",
-                ],
-                Some(&format!("{PASSWORD}\n")),
-            )
-            .await;
-        assert_eq!(out.status.code(), Some(0), "login: {}", text(&out.stderr));
-    }
-
-    /// The config file, parsed.
-    fn config(&self) -> toml::Table {
-        let text = std::fs::read_to_string(self.dir.path().join("config.toml")).expect("config");
-        toml::from_str(&text).expect("config is TOML")
-    }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 async fn add_admin(app: &TestApp) {
     accounts::create_user(

@@ -3,84 +3,8 @@
 
 mod support;
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
-
 use serde_json::Value;
-use support::{DRIVER, OPERATOR, PASSWORD, TestApp};
-
-/// parkctl with its own config directory.
-struct Ctl {
-    dir: tempfile::TempDir,
-    server: String,
-}
-
-impl Ctl {
-    fn new(server: &str) -> Ctl {
-        Ctl {
-            dir: tempfile::tempdir().expect("config dir"),
-            server: server.to_owned(),
-        }
-    }
-
-    /// Runs parkctl (off the runtime's thread, so parkd keeps serving).
-    async fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_parkctl"));
-        command
-            .args(args)
-            .env("PARKCTL_CONFIG_DIR", self.dir.path())
-            .env("PARKCTL_SERVER", &self.server)
-            .env_remove("PARKCTL_PROFILE")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let stdin = stdin.map(str::to_owned);
-        tokio::task::spawn_blocking(move || {
-            let mut child = command.spawn().expect("parkctl starts");
-            if let (Some(mut pipe), Some(text)) = (child.stdin.take(), stdin) {
-                pipe.write_all(text.as_bytes()).expect("stdin");
-            }
-            child.wait_with_output().expect("parkctl runs")
-        })
-        .await
-        .expect("join")
-    }
-
-    /// Runs parkctl, expecting success, and parses stdout as JSON.
-    async fn json(&self, args: &[&str]) -> Value {
-        let out = self.run(args, None).await;
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{args:?}: {}",
-            text(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e}): {}", text(&out.stdout)))
-    }
-
-    async fn login(&self, profile: &str, email: &str) {
-        let out = self
-            .run(
-                &[
-                    "--profile",
-                    profile,
-                    "login",
-                    "--email",
-                    email,
-                    "--password-stdin",
-                ],
-                Some(&format!("{PASSWORD}\n")),
-            )
-            .await;
-        assert_eq!(out.status.code(), Some(0), "login: {}", text(&out.stderr));
-    }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use support::{Ctl, DRIVER, OPERATOR, TestApp, text};
 
 const CARD: &str = r#"
 currency = "EUR"

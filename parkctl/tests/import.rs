@@ -4,90 +4,14 @@
 
 mod support;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 
 use chrono::Utc;
 use parkctl::import::{DEFAULT_TIMEZONE, parse_geojson};
 use parkd::store::interface::TenantRecord;
 use parking_core::model::{BookingRules, GeoPoint, Lot, LotId, OperatingHours, TenantId};
 use serde_json::Value;
-use support::{DRIVER, OPERATOR, PASSWORD, TestApp};
-
-/// parkctl with its own config directory.
-struct Ctl {
-    dir: tempfile::TempDir,
-    server: String,
-}
-
-impl Ctl {
-    fn new(server: &str) -> Ctl {
-        Ctl {
-            dir: tempfile::tempdir().expect("config dir"),
-            server: server.to_owned(),
-        }
-    }
-
-    /// Runs parkctl off the runtime's thread, so parkd keeps serving.
-    async fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_parkctl"));
-        command
-            .args(args)
-            .env("PARKCTL_CONFIG_DIR", self.dir.path())
-            .env("PARKCTL_SERVER", &self.server)
-            .env_remove("PARKCTL_PROFILE")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let stdin = stdin.map(str::to_owned);
-        tokio::task::spawn_blocking(move || {
-            let mut child = command.spawn().expect("parkctl starts");
-            if let (Some(mut pipe), Some(text)) = (child.stdin.take(), stdin) {
-                pipe.write_all(text.as_bytes()).expect("stdin");
-            }
-            child.wait_with_output().expect("parkctl runs")
-        })
-        .await
-        .expect("join")
-    }
-
-    /// Runs parkctl expecting exit `code`, and parses stdout as JSON.
-    async fn json_exit(&self, args: &[&str], code: i32) -> Value {
-        let out = self.run(args, None).await;
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "{args:?}: {}",
-            text(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e}): {}", text(&out.stdout)))
-    }
-
-    /// Runs parkctl expecting success, and parses stdout as JSON.
-    async fn json(&self, args: &[&str]) -> Value {
-        self.json_exit(args, 0).await
-    }
-
-    async fn login(&self, profile: &str, email: &str) {
-        let args = [
-            "--profile",
-            profile,
-            "login",
-            "--email",
-            email,
-            "--password-stdin",
-        ];
-        let out = self.run(&args, Some(&format!("{PASSWORD}\n"))).await;
-        assert_eq!(out.status.code(), Some(0), "login: {}", text(&out.stderr));
-    }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use support::{Ctl, DRIVER, OPERATOR, TestApp, text};
 
 fn data(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -18,6 +18,10 @@ use parking_core::model::{
 use parking_core::pricing::RateCard;
 use tokio::sync::oneshot;
 
+mod ctl;
+#[allow(unused_imports)] // not every test binary drives the parkctl binary
+pub use ctl::{Ctl, text};
+
 /// The password of every test user.
 pub const PASSWORD: &str = "correct horse battery";
 /// The operator's login.
