@@ -96,6 +96,29 @@ async fn operator_and_driver_workflow() {
         quote["total"]["amount"].as_i64().expect("amount") > 0,
         "{quote}"
     );
+    // The same quote as a table, pinned; its instants depend on the date and
+    // the season's UTC offset, so they are redacted.
+    let mut quote_table = ctl
+        .ok(&[
+            "--profile",
+            "driver",
+            "quote",
+            &lot,
+            "--from",
+            "tomorrow 10:00",
+            "--to",
+            "tomorrow 12:00",
+        ])
+        .await;
+    for line in quote["lines"].as_array().expect("lines") {
+        for key in ["start", "end"] {
+            let instant = line[key].as_str().expect("instant");
+            quote_table = quote_table.replace(instant, "<INSTANT>");
+        }
+        let day = line["local_date"].as_str().expect("local date");
+        quote_table = quote_table.replace(day, "<DAY>");
+    }
+    insta::assert_snapshot!("quote_table", quote_table);
 
     let spot = app.spots[0].to_string();
     let booking = ctl
