@@ -20,6 +20,7 @@ use crate::auth::tokens::TokenIssuer;
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::limits::Limits;
+use crate::outbox::EventBus;
 use crate::state::{AppState, Inner, RevokedTokens};
 use crate::store::interface::Store;
 use crate::store::sqlite::store::SqliteStore;
@@ -98,6 +99,7 @@ pub async fn build_with_store(
         tokens,
         passwords,
         limits,
+        events: EventBus::default(),
     }))
 }
 
@@ -131,6 +133,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let jobs = spawn_jobs(state.clone());
+    let dispatcher = crate::outbox::spawn_dispatcher(&state);
     let app = crate::api::router(state.clone());
     let result = axum::serve(
         listener,
@@ -139,6 +142,7 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await;
     jobs.abort();
+    dispatcher.abort();
     if let Err(e) = state.store.close().await {
         warn!(error = %e, "closing the store");
     }

@@ -11,6 +11,8 @@
 //! - [`store`] — persistence behind one interface ([`store::interface::Store`]),
 //!   with the SQLite implementation in [`store::sqlite`].
 //! - [`auth`] — passwords, tokens, encryption of personal data, key files.
+//! - [`outbox`] — the dispatcher publishing the event outbox to an in-process
+//!   bus, in order, at least once.
 //! - [`app`] — start-up, background jobs, serving and graceful shutdown;
 //!   [`config`] — defaults, TOML file, `PARKD_*` environment, flags.
 //!
@@ -25,6 +27,7 @@ pub mod engine;
 pub mod error;
 pub mod limits;
 pub mod metrics;
+pub mod outbox;
 pub mod service;
 pub mod state;
 pub mod store;

@@ -12,6 +12,7 @@ use crate::auth::tokens::TokenIssuer;
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::limits::Limits;
+use crate::outbox::EventBus;
 use crate::store::interface::Store;
 
 /// Shared, cheaply cloned application state.
@@ -36,6 +37,8 @@ pub struct Inner {
     pub revoked: RevokedTokens,
     /// Rate limits.
     pub limits: Limits,
+    /// Where the outbox dispatcher publishes events.
+    pub events: EventBus,
 }
 
 impl std::fmt::Debug for Inner {

@@ -6,6 +6,8 @@
 //! Every write that changes state takes the domain event it produces, and the
 //! backend writes both in one transaction (the outbox invariant).
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use parking_core::events::DomainEvent;
@@ -14,6 +16,7 @@ use parking_core::model::{
     UserId,
 };
 use parking_core::pricing::{Quote, RateCard};
+use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::StoreError;
@@ -168,6 +171,23 @@ impl PageRequest {
     }
 }
 
+/// An event as read back from the outbox.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredEvent {
+    /// Position in the whole log; strictly increasing in commit order.
+    pub seq: u64,
+    /// The lot it belongs to; `None` for events about users.
+    pub lot_id: Option<LotId>,
+    /// Position in its lot's sequence (1, 2, 3, …); `None` without a lot.
+    pub lot_seq: Option<u64>,
+    /// The event's type name (`parking_spot_booked`, …).
+    pub event_type: String,
+    /// The event.
+    pub payload: DomainEvent,
+    /// When the change happened.
+    pub occurred_at: DateTime<Utc>,
+}
+
 /// Everything the in-memory engine needs at start-up.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
@@ -316,6 +336,25 @@ pub trait Store: Send + Sync + 'static {
         user_id: UserId,
         key: String,
     ) -> Result<Option<IdempotencyRecord>, StoreError>;
+
+    // --- the outbox --------------------------------------------------------------
+
+    /// Outbox events with `seq > after_seq`, in `seq` order, at most `limit`;
+    /// only of `lot_id` when given; only of the lots of `tenant` when given.
+    async fn events_after(
+        &self,
+        after_seq: u64,
+        lot_id: Option<LotId>,
+        tenant: Option<TenantId>,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError>;
+    /// The highest `seq` the dispatcher has published (0 before any).
+    async fn published_cursor(&self) -> Result<u64, StoreError>;
+    /// Records that every event up to `seq` was published; never moves back.
+    async fn set_published_cursor(&self, seq: u64) -> Result<(), StoreError>;
+    /// Signalled (`notify_one`) after every committed write that carried an
+    /// event, so the dispatcher wakes without polling.
+    fn events_written(&self) -> Arc<Notify>;
 
     // --- operations ------------------------------------------------------------
 

@@ -1,13 +1,17 @@
 //! The outbox: domain events written in the same transaction as the change that
-//! produced them, numbered per lot.
+//! produced them, numbered per lot; reading it back in `seq` order; and the
+//! dispatcher's cursor.
 
 use chrono::{DateTime, Utc};
 use parking_core::events::DomainEvent;
-use rusqlite::{Connection, params};
+use parking_core::model::{LotId, TenantId};
+use rusqlite::types::Value;
+use rusqlite::{Connection, Row, params, params_from_iter};
 
 use super::map_err;
-use super::rows::{to_json, us};
+use super::rows::{from_json, instant, to_json, us, uuid};
 use crate::store::StoreError;
+use crate::store::interface::StoredEvent;
 
 /// Appends one event; events about a lot get the next number in that lot's
 /// sequence.
@@ -27,6 +31,80 @@ pub fn append(tx: &Connection, event: &DomainEvent, at: DateTime<Utc>) -> Result
     tx.execute(
         "INSERT INTO events (lot_id, lot_seq, type, payload_json, occurred_us) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![lot, lot_seq, event.type_name(), to_json(event)?, us(at)],
+    )
+    .map_err(map_err)?;
+    Ok(())
+}
+
+fn stored_row(row: &Row) -> Result<StoredEvent, rusqlite::Error> {
+    let seq: i64 = row.get(0)?;
+    let lot: Option<String> = row.get(1)?;
+    let lot_seq: Option<i64> = row.get(2)?;
+    Ok(StoredEvent {
+        seq: u64::try_from(seq).unwrap_or_default(),
+        lot_id: lot
+            .as_deref()
+            .map(|l| uuid(l).map(LotId::from_uuid))
+            .transpose()?,
+        lot_seq: lot_seq.map(|n| u64::try_from(n).unwrap_or_default()),
+        event_type: row.get(3)?,
+        payload: from_json(&row.get::<_, String>(4)?)?,
+        occurred_at: instant(row.get(5)?)?,
+    })
+}
+
+/// Events with `seq > after`, in `seq` order, at most `limit`; only of `lot`
+/// when given; only of the lots of `tenant` when given (the scope is part of
+/// the query, so a page is never short because of filtering afterwards).
+pub fn after(
+    conn: &Connection,
+    after: u64,
+    lot: Option<LotId>,
+    tenant: Option<TenantId>,
+    limit: u32,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    let mut sql = String::from(
+        "SELECT seq, lot_id, lot_seq, type, payload_json, occurred_us FROM events WHERE seq > ?",
+    );
+    let mut args = vec![Value::Integer(i64::try_from(after).unwrap_or(i64::MAX))];
+    if let Some(lot) = lot {
+        sql.push_str(" AND lot_id = ?");
+        args.push(Value::Text(lot.to_string()));
+    }
+    if let Some(tenant) = tenant {
+        sql.push_str(" AND lot_id IN (SELECT id FROM lots WHERE tenant_id = ?)");
+        args.push(Value::Text(tenant.to_string()));
+    }
+    sql.push_str(" ORDER BY seq LIMIT ?");
+    args.push(Value::Integer(i64::from(limit)));
+    let mut stmt = conn.prepare(&sql).map_err(map_err)?;
+    stmt.query_map(params_from_iter(args.iter()), stored_row)
+        .map_err(map_err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(map_err)
+}
+
+/// The highest `seq` the dispatcher has published.
+pub fn cursor(conn: &Connection) -> Result<u64, StoreError> {
+    let seq: i64 = conn
+        .query_row(
+            "SELECT published_seq FROM event_cursor WHERE id = 1",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(map_err)?;
+    u64::try_from(seq).map_err(|_| StoreError::Internal(format!("negative event cursor {seq}")))
+}
+
+/// Moves the cursor to `seq`; never backwards, so a late or repeated update
+/// cannot make the dispatcher publish a range twice more than at-least-once
+/// requires.
+pub fn set_cursor(tx: &Connection, seq: u64) -> Result<(), StoreError> {
+    let seq = i64::try_from(seq)
+        .map_err(|_| StoreError::Internal(format!("event cursor {seq} out of range")))?;
+    tx.execute(
+        "UPDATE event_cursor SET published_seq = MAX(published_seq, ?1) WHERE id = 1",
+        params![seq],
     )
     .map_err(map_err)?;
     Ok(())

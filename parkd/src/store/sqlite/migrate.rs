@@ -26,11 +26,18 @@ pub struct Migration {
 }
 
 /// Every migration, in strictly increasing version order.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../../../../migrations/sqlite/0001_init.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../../../../migrations/sqlite/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "event_cursor",
+        sql: include_str!("../../../../migrations/sqlite/0002_event_cursor.sql"),
+    },
+];
 
 /// The highest schema version this binary knows.
 pub fn latest_version() -> u32 {
@@ -195,6 +202,27 @@ mod tests {
             )
             .expect("query schema");
         assert_eq!(half, 0, "the failed migration was rolled back");
+    }
+
+    #[test]
+    fn a_version_1_database_with_events_upgrades_to_2_with_the_cursor_at_zero() {
+        let (_dir, mut conn) = fresh();
+        let v1 = &MIGRATIONS[..1];
+        assert_eq!(migrate_with(&mut conn, v1).expect("migrate to 1"), vec![1]);
+        conn.execute(
+            "INSERT INTO events (lot_id, lot_seq, type, payload_json, occurred_us) \
+             VALUES (NULL, NULL, 'user_registered', '{}', 0)",
+            [],
+        )
+        .expect("an event written by version 1");
+        assert_eq!(migrate(&mut conn).expect("upgrade"), vec![2]);
+        assert_eq!(current_version(&conn).expect("version"), 2);
+        let cursor: i64 = conn
+            .query_row("SELECT published_seq FROM event_cursor", [], |r| r.get(0))
+            .expect("the cursor row");
+        assert_eq!(cursor, 0, "events of version 1 are still to be published");
+        let second = conn.execute("INSERT INTO event_cursor VALUES (2, 0)", []);
+        assert!(second.is_err(), "the cursor table holds one row");
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! [`SqliteStore`]: the [`Store`] interface over [`SqliteDb`] — writes go through
 //! the group-commit writer, reads through the read pool.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use parking_core::events::DomainEvent;
@@ -9,6 +11,7 @@ use parking_core::model::{
     UserId,
 };
 use parking_core::pricing::{Quote, RateCard};
+use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::{SqliteDb, events, lots, map_err, migrate, reservations, users};
@@ -16,19 +19,33 @@ use crate::auth::Role;
 use crate::store::StoreError;
 use crate::store::interface::{
     IdempotencyRecord, LotRecord, PageRequest, RefreshRecord, ReservationFilter, ReservationRecord,
-    RotateOutcome, Scope, Snapshot, Store, TenantRecord, UserRecord,
+    RotateOutcome, Scope, Snapshot, Store, StoredEvent, TenantRecord, UserRecord,
 };
 
 /// The SQLite backend.
 #[derive(Debug)]
 pub struct SqliteStore {
     db: SqliteDb,
+    /// Poked after each committed write that appended to the outbox.
+    events_written: Arc<Notify>,
 }
 
 impl SqliteStore {
     /// Wraps an opened (and migrated) database.
     pub fn new(db: SqliteDb) -> Self {
-        SqliteStore { db }
+        SqliteStore {
+            db,
+            events_written: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Wakes the dispatcher after a write with events committed. `notify_one`
+    /// keeps a permit when nobody waits, so a wake-up is never lost.
+    fn committed_events<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        if result.is_ok() {
+            self.events_written.notify_one();
+        }
+        result
     }
 
     /// The database, for statistics.
@@ -41,13 +58,15 @@ impl SqliteStore {
 impl Store for SqliteStore {
     async fn create_user(&self, user: UserRecord, event: DomainEvent) -> Result<(), StoreError> {
         let at = user.created_at;
-        self.db
+        let result = self
+            .db
             .writer()
             .run(move |tx| {
                 users::insert_user(tx, &user)?;
                 events::append(tx, &event, at)
             })
-            .await
+            .await;
+        self.committed_events(result)
     }
 
     async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError> {
@@ -202,14 +221,16 @@ impl Store for SqliteStore {
         event: DomainEvent,
     ) -> Result<Spot, StoreError> {
         let now = Utc::now();
-        self.db
+        let result = self
+            .db
             .writer()
             .run(move |tx| {
                 let spot = lots::set_spot_in_service(tx, lot_id, spot_id, in_service)?;
                 events::append(tx, &event, now)?;
                 Ok(spot)
             })
-            .await
+            .await;
+        self.committed_events(result)
     }
 
     async fn put_rate_card(&self, lot_id: LotId, card: RateCard) -> Result<(), StoreError> {
@@ -228,7 +249,8 @@ impl Store for SqliteStore {
         idempotency: Option<IdempotencyRecord>,
     ) -> Result<(), StoreError> {
         let now = Utc::now();
-        self.db
+        let result = self
+            .db
             .writer()
             .run(move |tx| {
                 reservations::insert(tx, &reservation, quote.as_ref(), now)?;
@@ -238,7 +260,8 @@ impl Store for SqliteStore {
                 }
                 Ok(())
             })
-            .await
+            .await;
+        self.committed_events(result)
     }
 
     async fn update_reservation(
@@ -249,7 +272,8 @@ impl Store for SqliteStore {
         events_out: Vec<DomainEvent>,
     ) -> Result<(), StoreError> {
         let now = Utc::now();
-        self.db
+        let result = self
+            .db
             .writer()
             .run(move |tx| {
                 reservations::update(tx, &reservation, expected, quote.as_ref(), now)?;
@@ -258,7 +282,8 @@ impl Store for SqliteStore {
                 }
                 Ok(())
             })
-            .await
+            .await;
+        self.committed_events(result)
     }
 
     async fn reservation(
@@ -325,6 +350,34 @@ impl Store for SqliteStore {
             .readers()
             .read(move |conn| reservations::idempotent(conn, user_id, &key))
             .await
+    }
+
+    async fn events_after(
+        &self,
+        after_seq: u64,
+        lot_id: Option<LotId>,
+        tenant: Option<TenantId>,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        self.db
+            .readers()
+            .read(move |conn| events::after(conn, after_seq, lot_id, tenant, limit))
+            .await
+    }
+
+    async fn published_cursor(&self) -> Result<u64, StoreError> {
+        self.db.readers().read(events::cursor).await
+    }
+
+    async fn set_published_cursor(&self, seq: u64) -> Result<(), StoreError> {
+        self.db
+            .writer()
+            .run(move |tx| events::set_cursor(tx, seq))
+            .await
+    }
+
+    fn events_written(&self) -> Arc<Notify> {
+        Arc::clone(&self.events_written)
     }
 
     async fn schema_status(&self) -> Result<(u32, u32), StoreError> {
