@@ -17,6 +17,7 @@
 //! - [`rates`] — the rate card ([`RateCardDto`]), quote queries, [`QuoteDto`];
 //! - [`reservations`] — booking, changing, cancelling, listing,
 //!   [`ReservationStatusDto`];
+//! - [`events`] — the event log's query and page ([`EventPage`]);
 //! - [`analytics`] — occupancy series, revenue per day, the lot summary;
 //! - [`ops`] — health and readiness.
 //!
@@ -33,6 +34,7 @@
 pub mod analytics;
 pub mod auth;
 pub mod common;
+pub mod events;
 pub mod lots;
 pub mod ops;
 pub mod rates;
@@ -42,6 +44,7 @@ pub mod spots;
 pub use analytics::*;
 pub use auth::*;
 pub use common::*;
+pub use events::*;
 pub use lots::*;
 pub use ops::*;
 pub use rates::*;

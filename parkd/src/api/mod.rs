@@ -4,6 +4,7 @@
 
 pub mod analytics;
 pub mod auth;
+pub mod events;
 pub mod extract;
 pub mod lots;
 pub mod ops;
@@ -48,6 +49,7 @@ use crate::state::AppState;
         (name = "rates", description = "Rate cards and quotes"),
         (name = "reservations", description = "Bookings and their lifecycle"),
         (name = "analytics", description = "Occupancy, revenue, summaries"),
+        (name = "events", description = "The event log, for replay"),
         (name = "ops", description = "Health, readiness, metrics")
     )
 )]
@@ -80,6 +82,7 @@ fn api_v1() -> OpenApiRouter<AppState> {
         .merge(lots::routes())
         .merge(spots::routes())
         .merge(rates::routes())
+        .merge(events::routes())
 }
 
 /// The whole router and the OpenAPI document it serves.

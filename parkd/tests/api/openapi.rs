@@ -41,6 +41,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("get", "/api/v1/analytics/occupancy"),
     ("get", "/api/v1/analytics/revenue"),
     ("get", "/api/v1/analytics/summary"),
+    ("get", "/api/v1/events"),
     ("get", "/health"),
     ("get", "/ready"),
     ("get", "/metrics"),
