@@ -3,6 +3,7 @@
 
 mod analytics;
 mod auth;
+mod events;
 mod helpers;
 mod lots;
 mod lots_import;
