@@ -133,3 +133,97 @@ pub async fn run(store: Arc<dyn Store>, bus: EventBus) {
 pub fn spawn_dispatcher(state: &AppState) -> JoinHandle<()> {
     tokio::spawn(run(Arc::clone(&state.store), state.events.clone()))
 }
+
+#[cfg(test)]
+mod tests {
+    use parking_core::events::DomainEvent;
+    use parking_core::model::{TenantId, UserId};
+
+    use super::*;
+    use crate::store::sqlite::store::SqliteStore;
+    use crate::store::sqlite::{SqliteDb, SqliteOptions};
+
+    fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = SqliteDb::open(&dir.path().join("o.db"), SqliteOptions::default()).expect("open");
+        (dir, SqliteStore::new(db))
+    }
+
+    async fn register(store: &SqliteStore, n: usize) {
+        let id = UserId::new();
+        let user = crate::store::interface::UserRecord {
+            id,
+            email: format!("u{n}@example.com"),
+            password_hash: "h".into(),
+            first_name: "U".into(),
+            last_name: "Ser".into(),
+            phone_enc: None,
+            roles: vec![crate::auth::Role::Driver],
+            tenant_id: None::<TenantId>,
+            created_at: chrono::Utc::now(),
+        };
+        store
+            .create_user(
+                user,
+                DomainEvent::UserRegistered {
+                    user_id: id,
+                    tenant_id: None,
+                },
+            )
+            .await
+            .expect("user");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batch_is_published_in_order_then_the_cursor_moves() {
+        let (_dir, store) = store();
+        let bus = EventBus::new(16);
+        let mut rx = bus.subscribe();
+        assert_eq!(
+            dispatch_batch(&store, &bus, 0).await.expect("empty"),
+            (0, 0)
+        );
+        for n in 0..3 {
+            register(&store, n).await;
+        }
+        assert_eq!(
+            dispatch_batch(&store, &bus, 0).await.expect("three"),
+            (3, 3)
+        );
+        for seq in 1..=3 {
+            assert_eq!(rx.recv().await.expect("event").seq, seq);
+        }
+        assert_eq!(store.published_cursor().await.expect("cursor"), 3);
+        assert_eq!(
+            dispatch_batch(&store, &bus, 3).await.expect("nothing new"),
+            (3, 0)
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_with_events_wakes_the_dispatcher_before_the_poll() {
+        let (_dir, store) = store();
+        let written = store.events_written();
+        let wait = tokio::spawn(async move { written.notified().await });
+        register(&store, 0).await;
+        tokio::time::timeout(POLL_INTERVAL / 2, wait)
+            .await
+            .expect("woken well before the poll interval")
+            .expect("task");
+    }
+
+    #[test]
+    fn publishing_without_subscribers_is_not_an_error() {
+        EventBus::default().publish(StoredEvent {
+            seq: 1,
+            lot_id: None,
+            lot_seq: None,
+            event_type: "user_registered".into(),
+            payload: DomainEvent::UserRegistered {
+                user_id: UserId::new(),
+                tenant_id: None,
+            },
+            occurred_at: chrono::Utc::now(),
+        });
+    }
+}
