@@ -149,7 +149,10 @@ async fn after_pages_through_the_log_and_limit_is_bounded() {
         paged.extend(field(&page, "seq").iter().map(|s| s.as_u64().expect("seq")));
         after = page["next_after"].as_u64().expect("next_after");
     }
-    assert_eq!(paged, all_seqs, "paging with next_after sees every event once");
+    assert_eq!(
+        paged, all_seqs,
+        "paging with next_after sees every event once"
+    );
 
     for bad in ["?limit=0", "?limit=1001", "?after=-1", "?page=2"] {
         let response = app.get(&format!("/events{bad}"), Some(&admin.access)).await;
@@ -231,14 +234,7 @@ async fn the_dispatcher_delivers_a_bookings_events_to_a_subscriber_in_order() {
     // The cursor follows what was published.
     let last = got.last().map(|e| e.seq).expect("three events");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while app
-        .state
-        .store
-        .published_cursor()
-        .await
-        .expect("cursor")
-        < last
-    {
+    while app.state.store.published_cursor().await.expect("cursor") < last {
         assert!(
             tokio::time::Instant::now() < deadline,
             "cursor reaches {last}"
@@ -306,7 +302,11 @@ async fn after_a_restart_the_dispatcher_resumes_from_its_cursor() {
         .events_after(cursor_before, None, None, 100)
         .await
         .expect("events");
-    assert_eq!(unpublished.len(), 2, "cancelled + released wait in the outbox");
+    assert_eq!(
+        unpublished.len(),
+        2,
+        "cancelled + released wait in the outbox"
+    );
     state.store.close().await.expect("close");
     drop(state);
 
@@ -335,7 +335,10 @@ async fn after_a_restart_the_dispatcher_resumes_from_its_cursor() {
             break;
         }
         assert!(cursor < last, "the cursor never passes what exists");
-        assert!(tokio::time::Instant::now() < deadline, "cursor reaches {last}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "cursor reaches {last}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     // Nothing more arrives: nothing was published twice.

@@ -36,17 +36,27 @@ pub fn append(tx: &Connection, event: &DomainEvent, at: DateTime<Utc>) -> Result
     Ok(())
 }
 
+/// A stored sequence number; a negative one is corrupt data.
+fn sequence(n: i64, column: usize) -> Result<u64, rusqlite::Error> {
+    u64::try_from(n).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(
+            column,
+            rusqlite::types::Type::Integer,
+            Box::new(e),
+        )
+    })
+}
+
 fn stored_row(row: &Row) -> Result<StoredEvent, rusqlite::Error> {
-    let seq: i64 = row.get(0)?;
     let lot: Option<String> = row.get(1)?;
     let lot_seq: Option<i64> = row.get(2)?;
     Ok(StoredEvent {
-        seq: u64::try_from(seq).unwrap_or_default(),
+        seq: sequence(row.get(0)?, 0)?,
         lot_id: lot
             .as_deref()
             .map(|l| uuid(l).map(LotId::from_uuid))
             .transpose()?,
-        lot_seq: lot_seq.map(|n| u64::try_from(n).unwrap_or_default()),
+        lot_seq: lot_seq.map(|n| sequence(n, 2)).transpose()?,
         event_type: row.get(3)?,
         payload: from_json(&row.get::<_, String>(4)?)?,
         occurred_at: instant(row.get(5)?)?,
