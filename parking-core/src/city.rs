@@ -247,6 +247,24 @@ impl City {
 
     /// Lots near `query.center` that pass its filters, nearest first (ties by lot
     /// id), at most `query.limit` of them.
+    /// Availability (and, for a window, the quote) of one lot found at
+    /// `distance_m`, without any filter: for callers that walked the spatial index
+    /// themselves (e.g. to count a page's total and evaluate only the page).
+    pub fn evaluate(
+        &self,
+        lot_id: LotId,
+        distance_m: f64,
+        query: &SearchQuery,
+    ) -> Option<SearchResult> {
+        let unfiltered = SearchQuery {
+            max_price: None,
+            ..query.clone()
+        };
+        self.lots
+            .get(&lot_id)
+            .and_then(|state| evaluate(state, &unfiltered, distance_m))
+    }
+
     pub fn search(&self, query: &SearchQuery) -> Result<Vec<SearchResult>, CityError> {
         if query.max_price.is_some() && query.window.is_none() {
             return Err(CityError::PriceNeedsWindow);

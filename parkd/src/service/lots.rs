@@ -13,9 +13,9 @@
 //!
 //! The page answer carries the true `total` of matching lots.
 //! - Without a filter (no `spot_type`, no window), every lot within the radius
-//!   matches, so `total` is counted on the spatial index alone (no availability,
-//!   no prices) and [`City::search`] evaluates only the lots up to the end of the
-//!   asked page: about 20 lots for the common first page.
+//!   matches: one walk of the spatial index gives `total`, and
+//!   [`City::evaluate`] counts availability only for the asked page's lots (about
+//!   20 for the common first page).
 //! - With a filter (`spot_type`, a window, `max_price`), whether a lot matches
 //!   depends on its availability (and price), so every lot within the radius is
 //!   evaluated to count them exactly. That is the price of an exact `total`; the
@@ -90,7 +90,7 @@ pub fn search_city(
     let per_page = search.per_page as usize;
     let offset = (search.page.saturating_sub(1) as usize).saturating_mul(per_page);
     let filtered = search.kind.is_some() || search.window.is_some() || search.max_price.is_some();
-    let mut query = SearchQuery {
+    let query = SearchQuery {
         center: search.center,
         radius: search.radius,
         limit: usize::MAX,
@@ -106,20 +106,24 @@ pub fn search_city(
             results.retain(|r| r.quote.as_ref().is_some_and(|q| q.total.amount <= max));
         }
         let total = results.len();
-        (results, total)
+        (
+            results.into_iter().skip(offset).take(per_page).collect(),
+            total,
+        )
     } else {
-        let total = city.index().nearby(search.center, search.radius).count();
-        if offset >= total {
-            (Vec::new(), total)
-        } else {
-            query.limit = offset.saturating_add(per_page);
-            (city.search(&query).map_err(city_error)?, total)
-        }
+        // One walk of the spatial index: it gives the total, and only the page's
+        // lots get their availability counted.
+        let hits: Vec<_> = city.index().nearby(search.center, search.radius).collect();
+        let page = hits
+            .iter()
+            .skip(offset)
+            .take(per_page)
+            .filter_map(|hit| city.evaluate(hit.lot_id, hit.distance_m, &query))
+            .collect::<Vec<_>>();
+        (page, hits.len())
     };
     let items = results
         .into_iter()
-        .skip(offset)
-        .take(per_page)
         .filter_map(|result| {
             let state = city.lot(result.lot_id).ok()?;
             Some(Found {
