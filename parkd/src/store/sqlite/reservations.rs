@@ -204,40 +204,44 @@ pub fn list(
     Ok((rows, total.max(0) as u64))
 }
 
+/// Reservations matching `condition` (a WHERE clause and what follows it, over
+/// the joined rows `r`, `s`, `l`) with `params`.
+fn reservations_where(
+    conn: &Connection,
+    condition: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<Reservation>, StoreError> {
+    let mut stmt = conn
+        .prepare(&format!("SELECT {COLUMNS} {FROM} WHERE {condition}"))
+        .map_err(map_err)?;
+    stmt.query_map(params, record_row)
+        .map_err(map_err)?
+        .map(|r| r.map(|rec| rec.reservation))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(map_err)
+}
+
 /// Reservations of a lot overlapping `window`, any status.
 pub fn in_window(
     conn: &Connection,
     lot: LotId,
     window: Interval,
 ) -> Result<Vec<Reservation>, StoreError> {
-    let mut stmt = conn
-        .prepare(&format!(
-            "SELECT {COLUMNS} {FROM} WHERE r.lot_id = ?1 AND r.start_us < ?3 AND r.end_us > ?2 ORDER BY r.start_us"
-        ))
-        .map_err(map_err)?;
-    stmt.query_map(
+    reservations_where(
+        conn,
+        "r.lot_id = ?1 AND r.start_us < ?3 AND r.end_us > ?2 ORDER BY r.start_us",
         params![lot.to_string(), us(window.start()), us(window.end())],
-        record_row,
     )
-    .map_err(map_err)?
-    .map(|r| r.map(|rec| rec.reservation))
-    .collect::<Result<Vec<_>, _>>()
-    .map_err(map_err)
 }
 
 /// Every reservation that blocks its spot at `now`.
 pub fn blocking(conn: &Connection, now: DateTime<Utc>) -> Result<Vec<Reservation>, StoreError> {
-    let mut stmt = conn
-        .prepare(&format!(
-            "SELECT {COLUMNS} {FROM} WHERE r.status IN ('confirmed', 'checked_in')
-                OR (r.status = 'held' AND r.hold_expires_us > ?1) ORDER BY r.start_us"
-        ))
-        .map_err(map_err)?;
-    stmt.query_map(params![us(now)], record_row)
-        .map_err(map_err)?
-        .map(|r| r.map(|rec| rec.reservation))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(map_err)
+    reservations_where(
+        conn,
+        "r.status IN ('confirmed', 'checked_in')
+            OR (r.status = 'held' AND r.hold_expires_us > ?1) ORDER BY r.start_us",
+        params![us(now)],
+    )
 }
 
 /// Held reservations whose hold expired at or before `now`.
@@ -246,17 +250,11 @@ pub fn due_holds(
     now: DateTime<Utc>,
     limit: u32,
 ) -> Result<Vec<Reservation>, StoreError> {
-    let mut stmt = conn
-        .prepare(&format!(
-            "SELECT {COLUMNS} {FROM} WHERE r.status = 'held' AND r.hold_expires_us <= ?1
-             ORDER BY r.hold_expires_us LIMIT ?2"
-        ))
-        .map_err(map_err)?;
-    stmt.query_map(params![us(now), limit], record_row)
-        .map_err(map_err)?
-        .map(|r| r.map(|rec| rec.reservation))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(map_err)
+    reservations_where(
+        conn,
+        "r.status = 'held' AND r.hold_expires_us <= ?1 ORDER BY r.hold_expires_us LIMIT ?2",
+        params![us(now), limit],
+    )
 }
 
 /// Confirmed reservations whose lot's grace period after the start has passed.
@@ -265,18 +263,12 @@ pub fn no_show_candidates(
     now: DateTime<Utc>,
     limit: u32,
 ) -> Result<Vec<Reservation>, StoreError> {
-    let mut stmt = conn
-        .prepare(&format!(
-            "SELECT {COLUMNS} {FROM} WHERE r.status = 'confirmed'
-               AND r.start_us + l.no_show_grace_minutes * 60000000 <= ?1
-             ORDER BY r.start_us LIMIT ?2"
-        ))
-        .map_err(map_err)?;
-    stmt.query_map(params![us(now), limit], record_row)
-        .map_err(map_err)?
-        .map(|r| r.map(|rec| rec.reservation))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(map_err)
+    reservations_where(
+        conn,
+        "r.status = 'confirmed' AND r.start_us + l.no_show_grace_minutes * 60000000 <= ?1
+         ORDER BY r.start_us LIMIT ?2",
+        params![us(now), limit],
+    )
 }
 
 /// Stores the first answer to an idempotent request.
