@@ -8,6 +8,7 @@
 //! memory, so a spot is never free in memory while the database still holds it.
 
 use chrono::{DateTime, Duration, Utc};
+use parking_core::city::LotState;
 use parking_core::conflict::{BookingError, BookingRequest, SpotChoice};
 use parking_core::events::{DomainEvent, ReleaseReason};
 use parking_core::model::{
@@ -58,15 +59,24 @@ pub struct BookingView {
     pub quote: Option<Quote>,
 }
 
+const TAKEN: &str = "the spot is not available for the requested time";
+
+/// A failed commit: the database's no-overlap rule refused it (another request
+/// won the spot) or storage failed.
+fn commit_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Conflict(_) => ApiError::conflict(TAKEN),
+        other => other.into(),
+    }
+}
+
 /// Maps the core's refusals to API errors: rule breaks are 422, taken spots 409.
 pub fn booking_error(e: BookingError) -> ApiError {
     match e {
         BookingError::Window(w) => ApiError::Unprocessable(w.to_string()),
         BookingError::TimeOutOfRange(_) => ApiError::Unprocessable(e.to_string()),
         BookingError::UnknownSpot(_) => ApiError::NotFound("spot"),
-        BookingError::SpotTaken(_) => {
-            ApiError::conflict("the spot is not available for the requested time")
-        }
+        BookingError::SpotTaken(_) => ApiError::conflict(TAKEN),
         BookingError::NoneAvailable(kind) => ApiError::conflict(format!(
             "no {kind} spot is available for the requested time"
         )),
@@ -90,6 +100,29 @@ fn price_changed(quote: &Quote) -> ApiError {
     ApiError::Conflict {
         detail: format!("the price is now {}", quote.total),
         extra: quote_json.map(|q| serde_json::json!({ "quote": q })),
+    }
+}
+
+/// The price of `interval` for a spot of `kind` now; a 409 with the new quote when
+/// it differs from what the driver was shown.
+fn agreed_price(
+    lot: &LotState,
+    kind: SpotKind,
+    interval: &Interval,
+    now: DateTime<Utc>,
+    expected: Option<Money>,
+) -> Result<Quote, ApiError> {
+    if lot.rates.is_none() {
+        return Err(ApiError::Unprocessable(
+            "this lot has no rate card yet; it cannot take bookings".into(),
+        ));
+    }
+    let quote = lot
+        .quote(kind, interval, now)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    match expected {
+        Some(expected) if expected != quote.total => Err(price_changed(&quote)),
+        _ => Ok(quote),
     }
 }
 
@@ -118,19 +151,7 @@ pub async fn create(
                 .map(|s| s.kind)
                 .ok_or(ApiError::NotFound("spot"))?,
         };
-        if lot.rates.is_none() {
-            return Err(ApiError::Unprocessable(
-                "this lot has no rate card yet; it cannot take bookings".into(),
-            ));
-        }
-        let quote = lot
-            .quote(kind, &request.interval, now)
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-        if let Some(expected) = request.expected_total
-            && expected != quote.total
-        {
-            return Err(price_changed(&quote));
-        }
+        let quote = agreed_price(lot, kind, &request.interval, now, request.expected_total)?;
         let hold_until = request
             .hold
             .then(|| now + Duration::minutes(i64::from(lot.lot.rules.hold_minutes)));
@@ -197,12 +218,7 @@ pub async fn create(
         .await
     {
         undo_booking(state, reservation.lot_id, id);
-        return Err(match e {
-            StoreError::Conflict(_) => {
-                ApiError::conflict("the spot is not available for the requested time")
-            }
-            other => other.into(),
-        });
+        return Err(commit_error(e));
     }
     metrics::counter!("parkd_bookings_total").increment(1);
     Ok(view)
@@ -438,14 +454,7 @@ pub async fn reschedule(
             .spot(old.spot_id)
             .map(|s| s.kind)
             .unwrap_or(SpotKind::Regular);
-        let quote = lot
-            .quote(kind, &interval, now)
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-        if let Some(expected) = expected_total
-            && expected != quote.total
-        {
-            return Err(price_changed(&quote));
-        }
+        let quote = agreed_price(lot, kind, &interval, now, expected_total)?;
         lot.inventory
             .reschedule(id, interval, now)
             .map_err(booking_error)?;
@@ -472,12 +481,7 @@ pub async fn reschedule(
             // its no-overlap rule keeps refusing double bookings.
             warn!(reservation = %id, error = %undo, "could not restore the old times in memory");
         }
-        return Err(match e {
-            StoreError::Conflict(_) => {
-                ApiError::conflict("the spot is not available for the requested time")
-            }
-            other => other.into(),
-        });
+        return Err(commit_error(e));
     }
     Ok(BookingView {
         reservation: r,
