@@ -31,3 +31,5 @@ pub mod outbox;
 pub mod service;
 pub mod state;
 pub mod store;
+#[cfg(feature = "test-support")]
+pub mod testing;

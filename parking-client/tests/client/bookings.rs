@@ -5,7 +5,7 @@ use parking_api::{
 };
 use parking_client::ClientError;
 
-use crate::helpers::{DRIVER, OPERATOR, TestApp, window};
+use crate::helpers::{DRIVER, OPERATOR, TestApp, client_as, window};
 
 fn booking(app: &TestApp, spot: Option<uuid::Uuid>, hours: i64) -> CreateReservationRequest {
     let (start, end) = window(hours, 2);
@@ -23,7 +23,7 @@ fn booking(app: &TestApp, spot: Option<uuid::Uuid>, hours: i64) -> CreateReserva
 #[tokio::test]
 async fn search_book_list_cancel() {
     let app = TestApp::spawn().await;
-    let client = app.client_as(DRIVER).await;
+    let client = client_as(&app, DRIVER).await;
     let page = client
         .search_lots(&LotSearchQuery {
             lat: 51.05,
@@ -84,7 +84,7 @@ async fn search_book_list_cancel() {
 #[tokio::test]
 async fn a_conflict_is_an_api_error_with_the_problem() {
     let app = TestApp::spawn().await;
-    let client = app.client_as(DRIVER).await;
+    let client = client_as(&app, DRIVER).await;
     let spot = Some(app.spots[0].as_uuid());
     client
         .create_reservation(&booking(&app, spot, 24), None)
@@ -109,7 +109,7 @@ async fn a_conflict_is_an_api_error_with_the_problem() {
 #[tokio::test]
 async fn not_found_and_validation_errors_are_typed() {
     let app = TestApp::spawn().await;
-    let client = app.client_as(OPERATOR).await;
+    let client = client_as(&app, OPERATOR).await;
     let error = client
         .get_lot(uuid::Uuid::new_v4())
         .await
@@ -133,7 +133,7 @@ async fn not_found_and_validation_errors_are_typed() {
 #[tokio::test]
 async fn operators_manage_spots_rates_and_see_analytics() {
     let app = TestApp::spawn().await;
-    let client = app.client_as(OPERATOR).await;
+    let client = client_as(&app, OPERATOR).await;
     let lot = app.lot.as_uuid();
     let added = client
         .add_spots(
