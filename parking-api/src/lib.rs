@@ -19,7 +19,9 @@
 //!   [`ReservationStatusDto`];
 //! - [`events`] — the event log's query and page ([`EventPage`]);
 //! - [`analytics`] — occupancy series, revenue per day, the lot summary;
-//! - [`ops`] — health and readiness.
+//! - [`ops`] — health and readiness;
+//! - [`alerts`] — sensor readings, device keys, alerts;
+//! - [`ws`] — the WebSocket protocol of `/ws`.
 //!
 //! Conventions: times are `DateTime<Utc>` (RFC 3339 on the wire); ids are
 //! UUIDs; enums are snake_case strings; money is integer minor units with an
@@ -31,6 +33,7 @@
 //! depending on utoipa. Conversions from `parking-core` types live next to the
 //! wire types; nothing here does I/O.
 
+pub mod alerts;
 pub mod analytics;
 pub mod auth;
 pub mod common;
@@ -40,7 +43,9 @@ pub mod ops;
 pub mod rates;
 pub mod reservations;
 pub mod spots;
+pub mod ws;
 
+pub use alerts::*;
 pub use analytics::*;
 pub use auth::*;
 pub use common::*;
@@ -50,6 +55,7 @@ pub use ops::*;
 pub use rates::*;
 pub use reservations::*;
 pub use spots::*;
+pub use ws::*;
 
 #[cfg(test)]
 mod openapi_tests {

@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    Interval, LotId, Money, PaymentId, ReservationId, ReservationStatus, SpotId, TenantId, UserId,
+    AlertId, Interval, LotId, Money, PaymentId, ReservationId, ReservationStatus, SpotId, TenantId,
+    UserId,
 };
 
 /// Why a spot was given back.
@@ -23,6 +24,18 @@ pub enum ReleaseReason {
     NoShow,
     /// The booking was cancelled.
     Cancelled,
+}
+
+/// What an alert is about (sensors reconciled with bookings).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    /// A spot is occupied and no booking covers it.
+    UnexpectedOccupancy,
+    /// A booking's spot stayed empty past the lot's no-show grace.
+    NoShowCandidate,
+    /// A spot is still occupied after its booking ended.
+    Overstay,
 }
 
 /// A business event.
@@ -97,6 +110,36 @@ pub enum DomainEvent {
         /// Service state after the change.
         in_service: bool,
     },
+    /// Reconciling sensors with bookings found something for staff to see.
+    AlertRaised {
+        /// The alert.
+        alert_id: AlertId,
+        /// What it is about.
+        kind: AlertKind,
+        /// Its lot.
+        lot_id: LotId,
+        /// The spot.
+        spot_id: SpotId,
+        /// The spot's label, for display.
+        spot_label: String,
+        /// The booking concerned (no-show candidates, overstays).
+        reservation_id: Option<ReservationId>,
+        /// When it was raised.
+        raised_at: DateTime<Utc>,
+        /// A sentence for people.
+        detail: String,
+    },
+    /// Someone acknowledged an alert.
+    AlertAcknowledged {
+        /// The alert.
+        alert_id: AlertId,
+        /// Its lot.
+        lot_id: LotId,
+        /// Who acknowledged it.
+        by: UserId,
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent {
@@ -108,7 +151,9 @@ impl DomainEvent {
             | DomainEvent::ParkingSpotReleased { lot_id, .. }
             | DomainEvent::ReservationCancelled { lot_id, .. }
             | DomainEvent::PaymentProcessed { lot_id, .. }
-            | DomainEvent::SpotStatusChanged { lot_id, .. } => Some(*lot_id),
+            | DomainEvent::SpotStatusChanged { lot_id, .. }
+            | DomainEvent::AlertRaised { lot_id, .. }
+            | DomainEvent::AlertAcknowledged { lot_id, .. } => Some(*lot_id),
             DomainEvent::UserRegistered { .. } => None,
         }
     }
@@ -122,6 +167,8 @@ impl DomainEvent {
             DomainEvent::PaymentProcessed { .. } => "payment_processed",
             DomainEvent::UserRegistered { .. } => "user_registered",
             DomainEvent::SpotStatusChanged { .. } => "spot_status_changed",
+            DomainEvent::AlertRaised { .. } => "alert_raised",
+            DomainEvent::AlertAcknowledged { .. } => "alert_acknowledged",
         }
     }
 }

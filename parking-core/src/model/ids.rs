@@ -88,6 +88,10 @@ uuid_id!(
     /// A payment taken for a reservation.
     PaymentId
 );
+uuid_id!(
+    /// An alert raised by reconciling sensors with bookings.
+    AlertId
+);
 
 #[cfg(test)]
 mod tests {

@@ -12,7 +12,7 @@ pub mod spot;
 
 pub use geo::{EARTH_RADIUS_M, GeoError, GeoPoint};
 pub use hours::{ClosedError, Closure, HoursError, OpenWindow, OperatingHours};
-pub use ids::{LotId, PaymentId, ReservationId, SpotId, TenantId, UserId};
+pub use ids::{AlertId, LotId, PaymentId, ReservationId, SpotId, TenantId, UserId};
 pub use interval::{EmptyInterval, Interval};
 pub use lot::{Amenity, BookingRules, CancellationPolicy, Lot, WindowError};
 pub use money::{Currency, Money, MoneyError};
