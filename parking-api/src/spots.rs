@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::alerts::SensorState;
 use crate::common::{Checks, FieldError};
 
 /// The most spots one bulk request creates.
@@ -81,6 +82,9 @@ pub struct Spot {
     /// the answer is not about availability (e.g. after creation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub available: Option<bool>,
+    /// The spot's last sensor reading, if it has a sensor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sensor: Option<SensorState>,
 }
 
 impl From<&CoreSpot> for Spot {
@@ -93,6 +97,7 @@ impl From<&CoreSpot> for Spot {
             zone: spot.zone.clone(),
             in_service: spot.in_service,
             available: None,
+            sensor: None,
         }
     }
 }

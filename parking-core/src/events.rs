@@ -129,12 +129,25 @@ pub enum DomainEvent {
         /// A sentence for people.
         detail: String,
     },
-    /// Someone acknowledged an alert.
+    /// Someone acknowledged an alert. Carries the whole alert so consumers
+    /// need no lookup.
     AlertAcknowledged {
         /// The alert.
         alert_id: AlertId,
+        /// What it is about.
+        kind: AlertKind,
         /// Its lot.
         lot_id: LotId,
+        /// The spot.
+        spot_id: SpotId,
+        /// The spot's label, for display.
+        spot_label: String,
+        /// The booking concerned.
+        reservation_id: Option<ReservationId>,
+        /// When it was raised.
+        raised_at: DateTime<Utc>,
+        /// A sentence for people.
+        detail: String,
         /// Who acknowledged it.
         by: UserId,
         /// When.
