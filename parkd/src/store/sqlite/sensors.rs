@@ -9,7 +9,7 @@
 //! nothing and no event).
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use parking_core::events::{AlertKind, DomainEvent};
 use parking_core::model::{AlertId, LotId, ReservationId, SpotId, TenantId, UserId};
 use rusqlite::types::Value;
@@ -33,6 +33,12 @@ const BLOCKING: &str =
 /// Bookings whose driver was (or may have been) on the spot: an occupancy
 /// lasting past their end is an overstay.
 const OCCUPYING: &str = "('confirmed', 'checked_in', 'completed')";
+
+/// An instant at the precision stored, so that what a write answers equals
+/// what a later read returns.
+fn stored_precision(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.trunc_subsecs(6)
+}
 
 fn kind_name(kind: AlertKind) -> &'static str {
     match kind {
@@ -316,6 +322,7 @@ fn apply(
     mut readings: Vec<Reading>,
     now: DateTime<Utc>,
 ) -> Result<BatchOutcome, StoreError> {
+    let now = stored_precision(now);
     let lot = lot_id.to_string();
     // Checked here, inside the transaction, so that no batch commits after
     // the revocation of its key did.
@@ -462,6 +469,7 @@ fn reconcile(
     now: DateTime<Utc>,
     limit: u32,
 ) -> Result<Vec<AlertRecord>, StoreError> {
+    let now = stored_precision(now);
     let now_us = us(now);
     // Confirmed bookings (or ones the booking sweep already marked as
     // no-shows) past start + grace whose spot has read empty since the grace
@@ -651,6 +659,7 @@ fn acknowledge(
     by: UserId,
     at: DateTime<Utc>,
 ) -> Result<AckOutcome, StoreError> {
+    let at = stored_precision(at);
     let (mut alert, _) = alert_with_tenant(tx, id)?.ok_or(StoreError::NotFound)?;
     if alert.acknowledged_at.is_some() {
         return Ok(AckOutcome::AlreadyAcknowledged(alert));
