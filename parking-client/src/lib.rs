@@ -12,11 +12,12 @@
 //!   rotated pair is persisted ([`MemoryTokens`] keeps it in memory);
 //! - one module per resource, each adding its methods to [`Client`]:
 //!   [`auth`], [`users`], [`lots`], [`spots`], [`rates`], [`reservations`],
-//!   [`analytics`], [`ops`].
+//!   [`analytics`], [`ops`], [`devices`].
 
 pub mod analytics;
 pub mod auth;
 pub mod client;
+pub mod devices;
 pub mod error;
 pub mod lots;
 pub mod ops;

@@ -240,6 +240,7 @@ pub async fn ingest(
     rejected.extend(outcome.unknown_spots.iter().map(|&i| unknown_spot(i)));
     rejected.sort_by_key(|r| r.index);
     metrics::counter!("parkd_sensor_readings_total").increment(count as u64);
+    metrics::counter!("parkd_sensor_changes_total").increment(u64::from(outcome.applied));
     Ok(SensorBatchResult {
         applied: outcome.applied,
         stale: outcome.stale,
