@@ -15,7 +15,8 @@ RUNS=${RUNS:-3}
 TARGET=${CARGO_TARGET_DIR:-target}
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
 
-cargo build --release -q -p parkd --bin parkd
+# NO_BUILD=1 uses the release binary already built.
+[ -n "${NO_BUILD:-}" ] || cargo build --release -q -p parkd --bin parkd
 PARKD="$TARGET/release/parkd"
 DATA=$(mktemp -d)
 PID=

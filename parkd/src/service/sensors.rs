@@ -6,15 +6,17 @@
 //! random key has nothing to brute-force, so no slow hash is needed and a
 //! lookup is one index probe).
 
+use std::collections::HashMap;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
 use parking_api::alerts::{
     Alert, AlertsQuery, CreateDeviceRequest, CreatedDevice, Device, MAX_SENSOR_BATCH,
-    RejectedReading, SensorBatch, SensorBatchResult, SpotRef,
+    RejectedReading, SensorBatch, SensorBatchResult, SensorReading, SpotRef,
 };
 use parking_api::common::{Checks, PageQuery};
-use parking_core::model::{AlertId, LotId, TenantId};
+use parking_core::model::{AlertId, LotId, SpotId, TenantId};
 use sha2::{Digest, Sha256};
 use tracing::instrument;
 use uuid::Uuid;
@@ -25,7 +27,7 @@ use crate::service::lots::managed_lot;
 use crate::state::AppState;
 use crate::store::StoreError;
 use crate::store::interface::{PageRequest, Scope};
-use crate::store::sensors::{AckOutcome, AlertFilter, AlertRecord, DeviceRecord, Reading, SpotKey};
+use crate::store::sensors::{AckOutcome, AlertFilter, AlertRecord, DeviceRecord, Reading};
 
 /// Every device key starts with this, so secret scanners can spot a leaked one.
 pub const KEY_PREFIX: &str = "pkd_dev_";
@@ -197,8 +199,11 @@ pub async fn ingest(
     let now = Utc::now();
     let latest = now + MAX_CLOCK_SKEW;
     let mut rejected = Vec::new();
+    // Spots are resolved in memory (the engine holds every spot), so the
+    // writer only stores changes.
+    let resolved = resolve_spots(state, device.lot_id, &batch.events);
     let mut readings = Vec::with_capacity(count);
-    for (index, reading) in batch.events.into_iter().enumerate() {
+    for ((index, reading), spot) in batch.events.into_iter().enumerate().zip(resolved) {
         // count ≤ MAX_SENSOR_BATCH, so the index fits.
         let index = u32::try_from(index).unwrap_or(u32::MAX);
         if reading.at > latest {
@@ -212,19 +217,16 @@ pub async fn ingest(
             });
             continue;
         }
-        let spot = match reading.spot {
-            SpotRef::Id(id) => SpotKey::Id(id),
-            SpotRef::Label(label) if label.chars().count() <= MAX_LABEL_CHARS => {
-                SpotKey::Label(label)
-            }
-            SpotRef::Label(_) => {
-                rejected.push(unknown_spot(index));
-                continue;
-            }
+        let Some((spot_id, in_service)) = spot else {
+            rejected.push(RejectedReading {
+                index,
+                detail: "no spot of the device's lot has this id or label".into(),
+            });
+            continue;
         };
         readings.push(Reading {
-            index,
-            spot,
+            spot_id,
+            in_service,
             occupied: reading.occupied,
             at: reading.at,
         });
@@ -237,8 +239,6 @@ pub async fn ingest(
             StoreError::NotFound => ApiError::Unauthorized("the device key was revoked".into()),
             other => other.into(),
         })?;
-    rejected.extend(outcome.unknown_spots.iter().map(|&i| unknown_spot(i)));
-    rejected.sort_by_key(|r| r.index);
     metrics::counter!("parkd_sensor_readings_total").increment(count as u64);
     metrics::counter!("parkd_sensor_changes_total").increment(u64::from(outcome.applied));
     Ok(SensorBatchResult {
@@ -248,11 +248,51 @@ pub async fn ingest(
     })
 }
 
-fn unknown_spot(index: u32) -> RejectedReading {
-    RejectedReading {
-        index,
-        detail: "no spot of the device's lot has this id or label".into(),
+/// Each reading's spot among the lot's spots — `(id, in service)` — by id,
+/// or by label (also for an id that matches no spot: a label may look like a
+/// UUID); `None` when the lot has no such spot.
+fn resolve_spots(
+    state: &AppState,
+    lot_id: LotId,
+    readings: &[SensorReading],
+) -> Vec<Option<(SpotId, bool)>> {
+    let city = state.engine.read();
+    let Ok(lot) = city.lot(lot_id) else {
+        return vec![None; readings.len()];
+    };
+    let mut resolved: Vec<Option<(SpotId, bool)>> = readings
+        .iter()
+        .map(|r| match &r.spot {
+            SpotRef::Id(id) => lot
+                .inventory
+                .spot(SpotId::from_uuid(*id))
+                .map(|s| (s.id, s.in_service)),
+            SpotRef::Label(_) => None,
+        })
+        .collect();
+    // Labels wanted, to the readings naming them; one pass over the lot's spots.
+    let mut wanted: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, r) in readings.iter().enumerate() {
+        if resolved[i].is_some() {
+            continue;
+        }
+        let label = match &r.spot {
+            SpotRef::Label(label) if label.chars().count() <= MAX_LABEL_CHARS => label.clone(),
+            SpotRef::Label(_) => continue,
+            SpotRef::Id(id) => id.to_string(),
+        };
+        wanted.entry(label).or_default().push(i);
     }
+    if !wanted.is_empty() {
+        for spot in lot.inventory.spots() {
+            if let Some(indexes) = wanted.get(spot.label.as_str()) {
+                for &i in indexes {
+                    resolved[i] = Some((spot.id, spot.in_service));
+                }
+            }
+        }
+    }
+    resolved
 }
 
 /// The time-driven reconciliation at `now` (no-show candidates, overstays);

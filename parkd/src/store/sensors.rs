@@ -35,22 +35,14 @@ pub struct DeviceRecord {
     pub last_seen_at: Option<DateTime<Utc>>,
 }
 
-/// Which spot a reading names.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SpotKey {
-    /// By id (a label that happens to look like a UUID is tried too).
-    Id(Uuid),
-    /// By label within the device's lot.
-    Label(String),
-}
-
-/// One reading to apply.
+/// One reading to apply, its spot already resolved (by id or label) among
+/// the device's lot's spots.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reading {
-    /// Its position in the batch, for the answer.
-    pub index: u32,
     /// The spot.
-    pub spot: SpotKey,
+    pub spot_id: SpotId,
+    /// Whether the spot is in service (for the event).
+    pub in_service: bool,
     /// A vehicle is present.
     pub occupied: bool,
     /// When the sensor saw it.
@@ -65,8 +57,6 @@ pub struct BatchOutcome {
     /// Readings not newer than the spot's newest reading, or repeating its
     /// state: nothing changed.
     pub stale: u32,
-    /// Indexes of readings naming no spot of the device's lot.
-    pub unknown_spots: Vec<u32>,
     /// Alerts the batch raised.
     pub alerts: Vec<AlertRecord>,
 }

@@ -23,7 +23,7 @@ use crate::store::StoreError;
 use crate::store::interface::{PageRequest, Scope, Store};
 use crate::store::sensors::{
     AckOutcome, AlertFilter, AlertRecord, BatchOutcome, BookingOnSpot, DeviceRecord, Reading,
-    SensorStore, SpotKey, SpotSensor, no_show_detail, overstay_detail, unexpected_occupancy_detail,
+    SensorStore, SpotSensor, no_show_detail, overstay_detail, unexpected_occupancy_detail,
 };
 
 /// Reservation statuses that hold a spot (held only while its hold lasts).
@@ -178,58 +178,23 @@ impl LotOutbox {
 
 // --- readings ------------------------------------------------------------------
 
-/// A spot with its sensor state, as a reading sees it.
-struct SpotRow {
-    id: String,
-    label: String,
-    in_service: bool,
-    /// `(occupied, since_us, reading_us)`.
-    sensor: Option<(bool, i64, i64)>,
+/// A spot's sensor state as stored: `(occupied, since_us, reading_us)`.
+fn sensor_row(tx: &Connection, spot: &str) -> Result<Option<(bool, i64, i64)>, StoreError> {
+    tx.prepare_cached("SELECT occupied, since_us, reading_us FROM spot_sensors WHERE spot_id = ?1")
+        .and_then(|mut s| {
+            s.query_row(params![spot], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
+            .optional()
+        })
+        .map_err(map_err)
 }
 
-const SPOT_SELECT: &str =
-    "SELECT s.id, s.label, s.in_service, ss.occupied, ss.since_us, ss.reading_us
-     FROM spots s LEFT JOIN spot_sensors ss ON ss.spot_id = s.id";
-
-fn spot_row(row: &Row) -> Result<SpotRow, rusqlite::Error> {
-    let occupied: Option<bool> = row.get(3)?;
-    let since: Option<i64> = row.get(4)?;
-    let reading: Option<i64> = row.get(5)?;
-    Ok(SpotRow {
-        id: row.get(0)?,
-        label: row.get(1)?,
-        in_service: row.get(2)?,
-        sensor: match (occupied, since, reading) {
-            (Some(o), Some(s), Some(r)) => Some((o, s, r)),
-            _ => None,
-        },
-    })
-}
-
-fn spot_by_label(tx: &Connection, lot: &str, label: &str) -> Result<Option<SpotRow>, StoreError> {
-    tx.prepare_cached(&format!(
-        "{SPOT_SELECT} WHERE s.lot_id = ?1 AND s.label = ?2"
-    ))
-    .and_then(|mut s| s.query_row(params![lot, label], spot_row).optional())
-    .map_err(map_err)
-}
-
-fn resolve(tx: &Connection, lot: &str, key: &SpotKey) -> Result<Option<SpotRow>, StoreError> {
-    match key {
-        SpotKey::Id(id) => {
-            let id = id.to_string();
-            let by_id = tx
-                .prepare_cached(&format!("{SPOT_SELECT} WHERE s.id = ?1 AND s.lot_id = ?2"))
-                .and_then(|mut s| s.query_row(params![id, lot], spot_row).optional())
-                .map_err(map_err)?;
-            match by_id {
-                Some(spot) => Ok(Some(spot)),
-                // A label may look like a UUID.
-                None => spot_by_label(tx, lot, &id),
-            }
-        }
-        SpotKey::Label(label) => spot_by_label(tx, lot, label),
-    }
+/// The spot's label, for an alert (read only when one is raised).
+fn spot_label(tx: &Connection, spot: &str) -> Result<String, StoreError> {
+    tx.prepare_cached("SELECT label FROM spots WHERE id = ?1")
+        .and_then(|mut s| s.query_row(params![spot], |row| row.get(0)))
+        .map_err(map_err)
 }
 
 /// True if a booking that holds the spot covers instant `t` (holds judged at `now`).
@@ -239,6 +204,19 @@ fn covered(tx: &Connection, spot: &str, t: i64, now: i64) -> Result<bool, StoreE
            WHERE spot_id = ?1 AND end_us > ?2 AND start_us <= ?2 AND {BLOCKING})"
     ))
     .and_then(|mut s| s.query_row(params![spot, t, now], |row| row.get(0)))
+    .map_err(map_err)
+}
+
+/// True if the spot has an open unexpected-occupancy alert (which a new one
+/// would duplicate). Checked first: while a car stands on a spot unbooked,
+/// every arrival there would otherwise build an alert only to have the
+/// schema refuse it.
+fn open_unbooked_alert(tx: &Connection, spot: &str) -> Result<bool, StoreError> {
+    tx.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM alerts WHERE spot_id = ?1 AND kind = 'unexpected_occupancy'
+           AND reservation_id IS NULL AND acknowledged_us IS NULL)",
+    )
+    .and_then(|mut s| s.query_row(params![spot], |row| row.get(0)))
     .map_err(map_err)
 }
 
@@ -314,6 +292,21 @@ fn new_alert(
     }
 }
 
+/// What a reading calls for once the spot's state is updated.
+enum Check {
+    Nothing,
+    /// A car arrived at `at`: unexpected unless a booking covers it.
+    Arrival {
+        at: i64,
+    },
+    /// A car has stood there since `since` and still did at `at`: an
+    /// overstay if a booking ended in between and none covers `at`.
+    StillThere {
+        since: i64,
+        at: i64,
+    },
+}
+
 /// One batch, inside the writer's transaction.
 fn apply(
     tx: &Connection,
@@ -323,14 +316,13 @@ fn apply(
     now: DateTime<Utc>,
 ) -> Result<BatchOutcome, StoreError> {
     let now = stored_precision(now);
-    let lot = lot_id.to_string();
     // Checked here, inside the transaction, so that no batch commits after
     // the revocation of its key did.
     let live = tx
         .prepare_cached(
             "UPDATE devices SET last_seen_us = ?1 WHERE id = ?2 AND lot_id = ?3 AND revoked_us IS NULL",
         )
-        .and_then(|mut s| s.execute(params![us(now), device.to_string(), lot]))
+        .and_then(|mut s| s.execute(params![us(now), device.to_string(), lot_id.to_string()]))
         .map_err(map_err)?;
     if live == 0 {
         return Err(StoreError::NotFound);
@@ -342,39 +334,23 @@ fn apply(
     // that came and went between two uploads still raises its alert).
     readings.sort_by_key(|r| r.at);
     for reading in readings {
-        let Some(spot) = resolve(tx, &lot, &reading.spot)? else {
-            outcome.unknown_spots.push(reading.index);
-            continue;
-        };
+        let spot = reading.spot_id.to_string();
         let at = us(reading.at);
-        let spot_id = SpotId::from_uuid(
-            Uuid::parse_str(&spot.id).map_err(|e| StoreError::Internal(e.to_string()))?,
-        );
-        let alert = match spot.sensor {
+        let check = match sensor_row(tx, &spot)? {
             Some((_, _, newest)) if at <= newest => {
                 outcome.stale += 1;
-                None
+                Check::Nothing
             }
             Some((occupied, since, _)) if occupied == reading.occupied => {
                 // Repeats the state: only the newest-reading instant moves.
                 tx.prepare_cached("UPDATE spot_sensors SET reading_us = ?2 WHERE spot_id = ?1")
-                    .and_then(|mut s| s.execute(params![spot.id, at]))
+                    .and_then(|mut s| s.execute(params![spot, at]))
                     .map_err(map_err)?;
                 outcome.stale += 1;
-                if occupied && !covered(tx, &spot.id, at, now_us)? {
-                    outlasted_booking(tx, &spot.id, since, at)?.map(|b| {
-                        new_alert(
-                            AlertKind::Overstay,
-                            lot_id,
-                            spot_id,
-                            &spot.label,
-                            Some(b.id),
-                            now,
-                            overstay_detail(&spot.label, &b),
-                        )
-                    })
+                if occupied {
+                    Check::StillThere { since, at }
                 } else {
-                    None
+                    Check::Nothing
                 }
             }
             _ => {
@@ -384,30 +360,60 @@ fn apply(
                      ON CONFLICT (spot_id) DO UPDATE SET occupied = excluded.occupied,
                          since_us = excluded.since_us, reading_us = excluded.reading_us",
                 )
-                .and_then(|mut s| s.execute(params![spot.id, reading.occupied, at]))
+                .and_then(|mut s| s.execute(params![spot, reading.occupied, at]))
                 .map_err(map_err)?;
                 outcome.applied += 1;
                 outbox.push(
                     tx,
                     &DomainEvent::SpotStatusChanged {
                         lot_id,
-                        spot_id,
+                        spot_id: reading.spot_id,
                         occupied: Some(reading.occupied),
-                        in_service: spot.in_service,
+                        in_service: reading.in_service,
                     },
                 )?;
-                // An arrival with no booking holding the spot.
-                (reading.occupied && !covered(tx, &spot.id, at, now_us)?).then(|| {
-                    new_alert(
+                if reading.occupied {
+                    Check::Arrival { at }
+                } else {
+                    Check::Nothing
+                }
+            }
+        };
+        let alert = match check {
+            Check::Nothing => None,
+            Check::Arrival { at } => {
+                if open_unbooked_alert(tx, &spot)? || covered(tx, &spot, at, now_us)? {
+                    None
+                } else {
+                    let label = spot_label(tx, &spot)?;
+                    Some(new_alert(
                         AlertKind::UnexpectedOccupancy,
                         lot_id,
-                        spot_id,
-                        &spot.label,
+                        reading.spot_id,
+                        &label,
                         None,
                         now,
-                        unexpected_occupancy_detail(&spot.label, reading.at),
-                    )
-                })
+                        unexpected_occupancy_detail(&label, reading.at),
+                    ))
+                }
+            }
+            Check::StillThere { since, at } => {
+                if covered(tx, &spot, at, now_us)? {
+                    None
+                } else if let Some(b) = outlasted_booking(tx, &spot, since, at)? {
+                    let label = spot_label(tx, &spot)?;
+                    Some(new_alert(
+                        AlertKind::Overstay,
+                        lot_id,
+                        reading.spot_id,
+                        &label,
+                        Some(b.id),
+                        now,
+                        overstay_detail(&label, &b),
+                    ))
+                } else {
+                    None
+                }
             }
         };
         if let Some(alert) = alert
@@ -798,5 +804,174 @@ impl SensorStore for SqliteStore {
             self.events_written().notify_one();
         }
         result
+    }
+}
+
+/// The schema's dedupe rules and the newest-reading-wins rule, on a plain
+/// migrated connection.
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::*;
+    use crate::store::sqlite::{SqliteOptions, migrate, open_write_connection};
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        conn: Connection,
+        lot: LotId,
+        spot: SpotId,
+        device: Uuid,
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut conn = open_write_connection(&dir.path().join("s.db"), &SqliteOptions::default())
+            .expect("open");
+        migrate::migrate(&mut conn).expect("migrate");
+        let lot = LotId::new();
+        let spot = SpotId::new();
+        let device = Uuid::new_v4();
+        conn.execute_batch(&format!(
+            "INSERT INTO tenants VALUES ('t', 'tenant', 0);
+             INSERT INTO lots (id, tenant_id, name, address, lat, lng, timezone, created_us, updated_us)
+                 VALUES ('{lot}', 't', 'L', 'addr', 51.0, 13.0, 'Europe/Berlin', 0, 0);
+             INSERT INTO spots (id, lot_id, label, kind) VALUES ('{spot}', '{lot}', 'A1', 'regular');
+             INSERT INTO devices (id, lot_id, name, key_hash, created_us)
+                 VALUES ('{device}', '{lot}', 'gw', 'h', 0);"
+        ))
+        .expect("seed");
+        Fixture {
+            _dir: dir,
+            conn,
+            lot,
+            spot,
+            device,
+        }
+    }
+
+    fn alert(f: &Fixture, kind: AlertKind, reservation: Option<ReservationId>) -> AlertRecord {
+        new_alert(
+            kind,
+            f.lot,
+            f.spot,
+            "A1",
+            reservation,
+            Utc::now(),
+            "d".into(),
+        )
+    }
+
+    #[test]
+    fn one_open_unbooked_alert_per_spot_and_one_alert_per_booking_and_kind() {
+        let f = fixture();
+        let first = alert(&f, AlertKind::UnexpectedOccupancy, None);
+        assert!(insert_alert(&f.conn, &first).expect("insert"));
+        assert!(
+            !insert_alert(&f.conn, &alert(&f, AlertKind::UnexpectedOccupancy, None))
+                .expect("insert"),
+            "a second open one is deduplicated"
+        );
+        acknowledge(&f.conn, first.id, UserId::new(), Utc::now()).expect_err("no such user");
+        f.conn
+            .execute(
+                "UPDATE alerts SET acknowledged_us = 1, acknowledged_by = NULL WHERE id = ?1",
+                params![first.id.to_string()],
+            )
+            .expect_err("acknowledged without who is refused by the schema");
+
+        let booking = ReservationId::new();
+        f.conn
+            .execute_batch(&format!(
+                "INSERT INTO users (id, email, password_hash, first_name, last_name, created_us)
+                     VALUES ('u', 'u@example.com', 'h', 'U', 'S', 0);
+                 INSERT INTO reservations (id, lot_id, spot_id, user_id, start_us, end_us, status,
+                     total_amount, currency, quote_json, created_us, updated_us)
+                     VALUES ('{booking}', '{}', '{}', 'u', 0, 10, 'completed', 1, 'EUR', '{{}}', 0, 0);",
+                f.lot, f.spot
+            ))
+            .expect("booking");
+        let overstay = alert(&f, AlertKind::Overstay, Some(booking));
+        assert!(insert_alert(&f.conn, &overstay).expect("insert"));
+        f.conn
+            .execute(
+                "UPDATE alerts SET acknowledged_us = 1, acknowledged_by = 'u' WHERE id = ?1",
+                params![overstay.id.to_string()],
+            )
+            .expect("acknowledge");
+        assert!(
+            !insert_alert(&f.conn, &alert(&f, AlertKind::Overstay, Some(booking))).expect("insert"),
+            "acknowledged or not, a booking has one overstay alert"
+        );
+        assert!(
+            insert_alert(
+                &f.conn,
+                &alert(&f, AlertKind::NoShowCandidate, Some(booking))
+            )
+            .expect("insert"),
+            "another kind is another alert"
+        );
+    }
+
+    #[test]
+    fn the_newest_reading_wins_and_a_revoked_device_writes_nothing() {
+        let f = fixture();
+        let t = Utc::now().trunc_subsecs(6) - Duration::hours(1);
+        let read = |occupied: bool, at: DateTime<Utc>| Reading {
+            spot_id: f.spot,
+            in_service: true,
+            occupied,
+            at,
+        };
+        let outcome = apply(
+            &f.conn,
+            f.device,
+            f.lot,
+            vec![
+                read(true, t + Duration::minutes(2)),
+                read(false, t),
+                read(true, t + Duration::minutes(2)),
+                read(false, t + Duration::minutes(1)),
+            ],
+            Utc::now(),
+        )
+        .expect("apply");
+        // Sorted: empty@0 (applied), empty@1 (repeat), occupied@2 (applied), occupied@2 (equal).
+        assert_eq!((outcome.applied, outcome.stale), (2, 2));
+        assert_eq!(outcome.alerts.len(), 1, "an unbooked arrival");
+        let states = sensor_states(&f.conn, f.lot).expect("states");
+        assert_eq!(
+            states,
+            vec![SpotSensor {
+                spot_id: f.spot,
+                occupied: true,
+                since: t + Duration::minutes(2)
+            }]
+        );
+        let events: i64 = f
+            .conn
+            .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(events, 3, "two changes and one alert");
+        let seqs: Vec<i64> = f
+            .conn
+            .prepare("SELECT lot_seq FROM events ORDER BY seq")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .expect("lot_seq");
+        assert_eq!(seqs, vec![1, 2, 3], "consecutive per-lot numbers");
+
+        revoke_device(&f.conn, f.lot, f.device, Utc::now()).expect("revoke");
+        let refused = apply(
+            &f.conn,
+            f.device,
+            f.lot,
+            vec![read(false, t + Duration::minutes(3))],
+            Utc::now(),
+        );
+        assert_eq!(refused, Err(StoreError::NotFound));
+        assert_eq!(
+            sensor_states(&f.conn, f.lot).expect("states")[0].occupied,
+            true
+        );
     }
 }
