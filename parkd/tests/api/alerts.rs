@@ -449,3 +449,38 @@ async fn alerts_are_scoped_to_the_operators_tenant_and_paged() {
     assert_eq!(ack.status(), StatusCode::OK);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_background_jobs_raise_time_driven_alerts_on_their_own() {
+    let app = TestApp::spawn().await;
+    let (l, key) = setup(&app).await;
+    let user = driver(&app).await;
+    let now = Utc::now();
+    let booking = insert_booking(
+        &app,
+        l.lot,
+        l.spots[0],
+        &user,
+        now - Duration::minutes(30),
+        now + Duration::hours(1),
+        "confirmed",
+    );
+    send_ok(
+        &app,
+        &key,
+        json!([reading("S1", false, now - Duration::minutes(40))]),
+    )
+    .await;
+    // The jobs run every 5 s: wait for the first run, bounded.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let page = loop {
+        let page = alerts(&app, &l.operator, "?kind=no_show_candidate").await;
+        if page["total"] == 1 || std::time::Instant::now() > deadline {
+            break page;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(page["total"], 1, "the sweep raised the no-show candidate");
+    assert_eq!(page["items"][0]["reservation_id"], booking.to_string());
+    app.stop().await;
+}
