@@ -76,8 +76,12 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The versioned API's routes, with their OpenAPI description.
-fn api_v1() -> OpenApiRouter<AppState> {
+/// The versioned API's routes, with their OpenAPI description. Request
+/// bodies are limited to `max_body` bytes, except sensor batches: a full batch
+/// of [`parking_api::MAX_SENSOR_BATCH`] readings is larger than a typical
+/// request, so that route gets [`sensors::MAX_BATCH_BODY_BYTES`] (or
+/// `max_body`, if larger).
+fn api_v1(max_body: usize) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(auth::routes())
         .merge(users::routes())
@@ -88,22 +92,25 @@ fn api_v1() -> OpenApiRouter<AppState> {
         .merge(rates::routes())
         .merge(events::routes())
         .merge(devices::routes())
-        .merge(sensors::routes())
         .merge(alerts::routes())
+        .layer(RequestBodyLimitLayer::new(max_body))
+        .merge(sensors::routes().layer(RequestBodyLimitLayer::new(
+            max_body.max(sensors::MAX_BATCH_BODY_BYTES),
+        )))
 }
 
 /// The whole router and the OpenAPI document it serves.
 pub fn router_and_doc(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
+    let max_body = state.config.max_body_bytes;
     let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(ops::health))
         .routes(routes!(ops::ready))
         .routes(routes!(ops::metrics))
-        .nest("/api/v1", api_v1())
+        .nest("/api/v1", api_v1(max_body))
         .split_for_parts();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     document_the_document(&mut doc);
     let served = doc.clone();
-    let max_body = state.config.max_body_bytes;
     let x_request_id = HeaderName::from_static("x-request-id");
     let router = router
         .route(
@@ -116,7 +123,6 @@ pub fn router_and_doc(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), rate_limit))
         .layer(middleware::from_fn(crate::metrics::track))
-        .layer(RequestBodyLimitLayer::new(max_body))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(30),

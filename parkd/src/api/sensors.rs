@@ -19,6 +19,11 @@ use crate::state::AppState;
 use crate::store::sensors::DeviceRecord;
 
 /// The routes of this resource, with the `device` security scheme.
+/// The body limit of `POST /sensors/events`: a full batch of
+/// [`parking_api::MAX_SENSOR_BATCH`] readings naming spots by id and instants
+/// with microseconds is about 110 KiB.
+pub const MAX_BATCH_BODY_BYTES: usize = 256 * 1024;
+
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(SensorsDoc::openapi()).routes(routes!(post_events))
 }
