@@ -28,8 +28,11 @@ pub mod error;
 pub mod limits;
 pub mod metrics;
 pub mod outbox;
+pub mod payments;
 pub mod service;
 pub mod state;
 pub mod store;
+#[cfg(feature = "test-support")]
+pub mod fake_stripe;
 #[cfg(feature = "test-support")]
 pub mod testing;

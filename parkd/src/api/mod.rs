@@ -8,6 +8,7 @@ pub mod events;
 pub mod extract;
 pub mod lots;
 pub mod ops;
+pub mod payments;
 pub mod rates;
 pub mod reservations;
 pub mod spots;
@@ -50,6 +51,7 @@ use crate::state::AppState;
         (name = "reservations", description = "Bookings and their lifecycle"),
         (name = "analytics", description = "Occupancy, revenue, summaries"),
         (name = "events", description = "The event log, for replay"),
+        (name = "payments", description = "Online payments through Stripe, refunds, the webhook"),
         (name = "ops", description = "Health, readiness, metrics")
     )
 )]
@@ -83,6 +85,7 @@ fn api_v1() -> OpenApiRouter<AppState> {
         .merge(spots::routes())
         .merge(rates::routes())
         .merge(events::routes())
+        .merge(payments::routes())
 }
 
 /// The whole router and the OpenAPI document it serves.
