@@ -4,7 +4,7 @@
 -- saved payment method id) confirms a PaymentIntent with Stripe directly. What
 -- is kept here is the intent's id, amounts in integer minor units of the
 -- booking's currency, and the refunds made. There is deliberately no column
--- for a card number, security code or expiry date.
+-- for any payment instrument detail: Stripe keeps those.
 
 -- `on_site`: no online payment, bookings confirm at once. `prepaid`: a booking
 -- is held until its PaymentIntent succeeds.

@@ -8,6 +8,7 @@ mod helpers;
 mod lots;
 mod lots_import;
 mod openapi;
+mod payments;
 mod ops;
 mod rates;
 mod reservations;
