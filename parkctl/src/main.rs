@@ -27,6 +27,7 @@ use commands::bench::BenchArgs;
 use commands::bookings::BookingsCommand;
 use commands::docs::{CompletionsArgs, ManArgs};
 use commands::lots::LotsCommand;
+use commands::payments::PaymentsCommand;
 use commands::profile::ProfileCommand;
 use commands::rates::{QuoteArgs, RatesCommand};
 use commands::spots::SpotsCommand;
@@ -91,6 +92,9 @@ enum Command {
     /// Occupancy and revenue.
     #[command(subcommand)]
     Analytics(AnalyticsCommand),
+    /// Payments of prepaid lots, and refunds.
+    #[command(subcommand)]
+    Payments(PaymentsCommand),
     /// Users and their roles (admin).
     #[command(subcommand)]
     Users(UsersCommand),
@@ -160,6 +164,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Quote(args) => commands::rates::quote(&ctx, args).await,
             Command::Bookings(c) => commands::bookings::run(&ctx, c).await,
             Command::Analytics(c) => commands::analytics::run(&ctx, c).await,
+            Command::Payments(c) => commands::payments::run(&ctx, c).await,
             Command::Users(c) => commands::users::run(&ctx, c).await,
             Command::Tenants(c) => commands::tenants::run(&ctx, c).await,
             Command::Completions(_) | Command::Man(_) => Ok(()),

@@ -94,8 +94,8 @@ pub async fn build_with_store(
         NonZeroUsize::new(config.hash_concurrency).unwrap_or(NonZeroUsize::MIN),
     );
     let limits = Limits::new(&config.rate_limits);
-    let payments = Payments::new(&config.stripe, store.prepaid_lots().await?)
-        .map_err(StartError::Payments)?;
+    let payments =
+        Payments::new(&config.stripe, store.prepaid_lots().await?).map_err(StartError::Payments)?;
     Ok(AppState::new(Inner {
         revoked: RevokedTokens::from_list(&snapshot.revoked_access),
         pii: PiiCipher::new(secrets.pii_key()),

@@ -410,11 +410,7 @@ impl Config {
             }
         }
         parse(&env, "PARKD_STRIPE_API_BASE", &mut stripe.api_base)?;
-        parse(
-            &env,
-            "PARKD_STRIPE_TIMEOUT_SECS",
-            &mut stripe.timeout_secs,
-        )?;
+        parse(&env, "PARKD_STRIPE_TIMEOUT_SECS", &mut stripe.timeout_secs)?;
         Ok(())
     }
 
@@ -614,7 +610,10 @@ mod tests {
             (k == "PARKD_STRIPE_SECRET_KEY").then(|| "sk_test_x".to_owned())
         });
         let err = only_one.expect_err("half configured");
-        assert!(err.to_string().contains("PARKD_STRIPE_WEBHOOK_SECRET"), "{err}");
+        assert!(
+            err.to_string().contains("PARKD_STRIPE_WEBHOOK_SECRET"),
+            "{err}"
+        );
         let missing = Config::load_with_env(None, Overrides::default(), |k| match k {
             "PARKD_STRIPE_SECRET_KEY_FILE" => Some("/nonexistent/sk".to_owned()),
             "PARKD_STRIPE_WEBHOOK_SECRET" => Some("whsec_x".to_owned()),

@@ -16,11 +16,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -259,7 +259,9 @@ fn handle(
     let (status, body) = op(&mut guard);
     let body = body.to_string();
     if let Some(key) = key {
-        guard.replays.insert(key, (fingerprint, status, body.clone()));
+        guard
+            .replays
+            .insert(key, (fingerprint, status, body.clone()));
     }
     answer(status, body, false)
 }
@@ -268,64 +270,66 @@ fn answer(status: u16, body: String, replayed: bool) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = (status, [("content-type", "application/json")], body).into_response();
     if replayed {
-        response
-            .headers_mut()
-            .insert("idempotent-replayed", axum::http::HeaderValue::from_static("true"));
+        response.headers_mut().insert(
+            "idempotent-replayed",
+            axum::http::HeaderValue::from_static("true"),
+        );
     }
     response
 }
 
-async fn create_intent(
-    State(inner): State<Shared>,
-    headers: HeaderMap,
-    body: String,
-) -> Response {
+async fn create_intent(State(inner): State<Shared>, headers: HeaderMap, body: String) -> Response {
     let form: Form = serde_urlencoded::from_str(&body).unwrap_or_default();
-    handle(&inner, &headers, format!("POST /v1/payment_intents {body}"), |g| {
-        let amount = field(&form, "amount").and_then(|a| a.parse::<i64>().ok());
-        let currency = field(&form, "currency").map(str::to_owned);
-        let (Some(amount), Some(currency)) = (amount, currency) else {
-            return stripe_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request_error",
-                Some("parameter_missing"),
-                "Missing required param: amount or currency.",
-            );
-        };
-        if amount < 1 {
-            return stripe_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request_error",
-                Some("amount_too_small"),
-                "Amount must be at least 1.",
-            );
-        }
-        let metadata = form
-            .iter()
-            .filter_map(|(k, v)| {
-                k.strip_prefix("metadata[")
-                    .and_then(|k| k.strip_suffix(']'))
-                    .map(|k| (k.to_owned(), v.clone()))
-            })
-            .collect();
-        let id = g.id("pi");
-        let intent = FakeIntent {
-            client_secret: format!("{id}_secret_fake"),
-            id: id.clone(),
-            amount,
-            currency,
-            status: "requires_payment_method",
-            metadata,
-            created: now(),
-            charge: None,
-            amount_refunded: 0,
-            last_error: None,
-            cancellation_reason: None,
-        };
-        let body = intent_json(&intent);
-        g.intents.insert(id, intent);
-        (200, body)
-    })
+    handle(
+        &inner,
+        &headers,
+        format!("POST /v1/payment_intents {body}"),
+        |g| {
+            let amount = field(&form, "amount").and_then(|a| a.parse::<i64>().ok());
+            let currency = field(&form, "currency").map(str::to_owned);
+            let (Some(amount), Some(currency)) = (amount, currency) else {
+                return stripe_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request_error",
+                    Some("parameter_missing"),
+                    "Missing required param: amount or currency.",
+                );
+            };
+            if amount < 1 {
+                return stripe_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request_error",
+                    Some("amount_too_small"),
+                    "Amount must be at least 1.",
+                );
+            }
+            let metadata = form
+                .iter()
+                .filter_map(|(k, v)| {
+                    k.strip_prefix("metadata[")
+                        .and_then(|k| k.strip_suffix(']'))
+                        .map(|k| (k.to_owned(), v.clone()))
+                })
+                .collect();
+            let id = g.id("pi");
+            let intent = FakeIntent {
+                client_secret: format!("{id}_secret_fake"),
+                id: id.clone(),
+                amount,
+                currency,
+                status: "requires_payment_method",
+                metadata,
+                created: now(),
+                charge: None,
+                amount_refunded: 0,
+                last_error: None,
+                cancellation_reason: None,
+            };
+            let body = intent_json(&intent);
+            g.intents.insert(id, intent);
+            (200, body)
+        },
+    )
 }
 
 async fn retrieve_intent(
@@ -333,12 +337,15 @@ async fn retrieve_intent(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    handle(&inner, &headers, format!("GET /v1/payment_intents/{id}"), |g| {
-        match g.intents.get(&id) {
+    handle(
+        &inner,
+        &headers,
+        format!("GET /v1/payment_intents/{id}"),
+        |g| match g.intents.get(&id) {
             Some(i) => (200, intent_json(i)),
             None => no_such_intent(&id),
-        }
-    })
+        },
+    )
 }
 
 fn no_such_intent(id: &str) -> (u16, Value) {
@@ -408,7 +415,9 @@ async fn confirm_intent(
         &headers,
         format!("POST /v1/payment_intents/{id}/confirm {body}"),
         |g| {
-            let pm = field(&form, "payment_method").unwrap_or("pm_card_visa").to_owned();
+            let pm = field(&form, "payment_method")
+                .unwrap_or("pm_card_visa")
+                .to_owned();
             settle(g, &id, &pm)
         },
     )
@@ -444,11 +453,7 @@ async fn cancel_intent(
     )
 }
 
-async fn create_refund(
-    State(inner): State<Shared>,
-    headers: HeaderMap,
-    body: String,
-) -> Response {
+async fn create_refund(State(inner): State<Shared>, headers: HeaderMap, body: String) -> Response {
     let form: Form = serde_urlencoded::from_str(&body).unwrap_or_default();
     handle(&inner, &headers, format!("POST /v1/refunds {body}"), |g| {
         let Some(id) = field(&form, "payment_intent").map(str::to_owned) else {
@@ -488,7 +493,9 @@ async fn create_refund(
                 StatusCode::BAD_REQUEST,
                 "invalid_request_error",
                 Some("amount_too_large"),
-                &format!("Refund amount ({amount}) is greater than unrefunded amount on charge ({left})"),
+                &format!(
+                    "Refund amount ({amount}) is greater than unrefunded amount on charge ({left})"
+                ),
             );
         }
         intent.amount_refunded += amount;

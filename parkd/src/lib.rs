@@ -25,6 +25,8 @@ pub mod config;
 pub mod demo;
 pub mod engine;
 pub mod error;
+#[cfg(feature = "test-support")]
+pub mod fake_stripe;
 pub mod limits;
 pub mod metrics;
 pub mod outbox;
@@ -32,7 +34,5 @@ pub mod payments;
 pub mod service;
 pub mod state;
 pub mod store;
-#[cfg(feature = "test-support")]
-pub mod fake_stripe;
 #[cfg(feature = "test-support")]
 pub mod testing;

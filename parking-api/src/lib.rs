@@ -54,6 +54,7 @@ pub use common::*;
 pub use events::*;
 pub use lots::*;
 pub use ops::*;
+pub use payments::*;
 pub use rates::*;
 pub use reservations::*;
 pub use spots::*;

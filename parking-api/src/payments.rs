@@ -19,10 +19,18 @@ pub const STRIPE_SIGNATURE_HEADER: &str = "Stripe-Signature";
 /// The longest payment method id accepted.
 pub const MAX_PAYMENT_METHOD_CHARS: usize = 255;
 
+/// `amount` minor units of `currency` for people: the currency's own
+/// decimals (ISO-4217 exponent), never floats — `12.50 EUR`, `1500 JPY`,
+/// `1.250 KWD`. An unknown code prints the raw minor units.
+pub fn format_minor(amount: i64, currency: &str) -> String {
+    match parking_core::model::Currency::new(currency) {
+        Ok(c) => parking_core::model::Money::new(amount, c).to_string(),
+        Err(_) => format!("{amount} {currency}"),
+    }
+}
+
 /// How a lot's bookings are paid.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 #[schema(as = PaymentMode)]
 pub enum PaymentModeDto {
@@ -273,6 +281,15 @@ mod tests {
     }
 
     #[test]
+    fn minor_units_print_with_the_currency_exponent() {
+        assert_eq!(format_minor(1250, "EUR"), "12.50 EUR");
+        assert_eq!(format_minor(1500, "JPY"), "1500 JPY");
+        assert_eq!(format_minor(1250, "KWD"), "1.250 KWD");
+        assert_eq!(format_minor(-5, "EUR"), "-0.05 EUR");
+        assert_eq!(format_minor(7, "euro"), "7 euro");
+    }
+
+    #[test]
     fn requests_are_checked() {
         let ok = PayRequest {
             payment_method: "pm_card_visa".into(),
@@ -284,7 +301,12 @@ mod tests {
             };
             assert_eq!(fields(pay.validate()), ["payment_method"], "{bad:?}");
         }
-        assert!(serde_json::from_value::<PayRequest>(json!({"payment_method": "pm_card_visa", "number": "4242"})).is_err());
+        assert!(
+            serde_json::from_value::<PayRequest>(
+                json!({"payment_method": "pm_card_visa", "number": "4242"})
+            )
+            .is_err()
+        );
         assert_eq!(
             fields(RefundRequest { amount: Some(0) }.validate()),
             ["amount"]

@@ -7,6 +7,7 @@ pub mod bookings;
 pub mod docs;
 pub mod import;
 pub mod lots;
+pub mod payments;
 pub mod profile;
 pub mod rates;
 pub mod spots;

@@ -212,11 +212,12 @@ impl StripeGateway {
         metadata: HashMap<String, String>,
         key: &str,
     ) -> Result<Intent, GatewayError> {
-        let request = CreatePaymentIntent::new(stripe_amount(amount)?, stripe_currency(amount.currency))
-            .metadata(metadata)
-            .customize()
-            .request_strategy(idempotent(key)?)
-            .timeout(self.timeout);
+        let request =
+            CreatePaymentIntent::new(stripe_amount(amount)?, stripe_currency(amount.currency))
+                .metadata(metadata)
+                .customize()
+                .request_strategy(idempotent(key)?)
+                .timeout(self.timeout);
         request
             .send(&self.client)
             .await

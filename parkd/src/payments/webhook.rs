@@ -59,12 +59,14 @@ pub fn verify(
     secret: &str,
     now: i64,
 ) -> Result<VerifiedEvent, Rejection> {
-    let event = Webhook::construct_event_with_timestamp(payload, signature, secret, now)
-        .map_err(|e| match e {
-            WebhookError::BadTimestamp(_) => Rejection::Stale,
-            WebhookError::BadParse(why) => Rejection::Malformed(why),
-            WebhookError::BadKey | WebhookError::BadHeader(_) | WebhookError::BadSignature => {
-                Rejection::BadSignature
+    let event =
+        Webhook::construct_event_with_timestamp(payload, signature, secret, now).map_err(|e| {
+            match e {
+                WebhookError::BadTimestamp(_) => Rejection::Stale,
+                WebhookError::BadParse(why) => Rejection::Malformed(why),
+                WebhookError::BadKey | WebhookError::BadHeader(_) | WebhookError::BadSignature => {
+                    Rejection::BadSignature
+                }
             }
         })?;
     let notice = match event.data.object {

@@ -20,8 +20,8 @@ use tracing::warn;
 
 use crate::api::extract::Actor;
 use crate::error::ApiError;
-use crate::state::AppState;
 use crate::service::payments;
+use crate::state::AppState;
 use crate::store::StoreError;
 use crate::store::interface::{IdempotencyRecord, ReservationRecord};
 use crate::store::payments::{PaymentPurpose, PaymentRecord};
@@ -162,8 +162,8 @@ pub async fn create(
         if prepaid {
             payments::check_chargeable(quote.total)?;
         }
-        let hold_until = hold
-            .then(|| now + Duration::minutes(i64::from(lot.lot.rules.hold_minutes)));
+        let hold_until =
+            hold.then(|| now + Duration::minutes(i64::from(lot.lot.rules.hold_minutes)));
         let booked = lot
             .inventory
             .book(
@@ -533,8 +533,7 @@ pub async fn reschedule(
     r.interval = interval;
     r.total = quote.total;
     let events = vec![booked_event(&r)];
-    let payment = match payments::commit_reschedule(state, &old, &r, quote.clone(), events).await
-    {
+    let payment = match payments::commit_reschedule(state, &old, &r, quote.clone(), events).await {
         Ok(payment) => payment,
         Err(e) => {
             undo_reschedule(state, &old, now);

@@ -28,8 +28,8 @@ use parking_api::payments::{
     Payment, PaymentPurposeDto, PaymentStatusDto, PaymentsQuery, Refund, RefundResponse,
     ReservationPayment, WebhookAck,
 };
-use parking_core::model::local_time::local_date;
 use parking_core::events::{DomainEvent, ReleaseReason};
+use parking_core::model::local_time::local_date;
 use parking_core::model::{
     Currency, Interval, LotId, Money, PaymentId, Reservation, ReservationId, ReservationStatus,
 };
@@ -221,7 +221,10 @@ async fn open_intent(state: &AppState, payment: &PaymentRecord) -> Result<Intent
         .ok_or_else(|| GatewayError::Unavailable("Stripe is not configured".into()))?;
     let metadata = HashMap::from([
         ("payment_id".to_owned(), payment.id.to_string()),
-        ("reservation_id".to_owned(), payment.reservation_id.to_string()),
+        (
+            "reservation_id".to_owned(),
+            payment.reservation_id.to_string(),
+        ),
         ("lot_id".to_owned(), payment.lot_id.to_string()),
     ]);
     gateway
@@ -396,9 +399,11 @@ pub async fn settle_success(
                     confirmed = Some(c);
                 }
             }
-            ReservationStatus::Confirmed | ReservationStatus::CheckedIn
+            ReservationStatus::Confirmed
+            | ReservationStatus::CheckedIn
             | ReservationStatus::Completed => {}
-            ReservationStatus::Cancelled | ReservationStatus::Expired
+            ReservationStatus::Cancelled
+            | ReservationStatus::Expired
             | ReservationStatus::NoShow => gone = newly_paid,
         }
         let outcome = match state.store.apply_payment_change(change).await {
@@ -484,7 +489,9 @@ pub async fn settle_failure(
                 spot_id: r.spot_id,
                 refund: Money::zero(r.total.currency),
             });
-            change.events.push(booking::released(&r, ReleaseReason::Cancelled));
+            change
+                .events
+                .push(booking::released(&r, ReleaseReason::Cancelled));
             change.reservation = Some(ReservationChange {
                 reservation: r.clone(),
                 expected: ReservationStatus::Held,
@@ -556,9 +563,8 @@ pub async fn handle_webhook(
         .webhook_secret
         .as_ref()
         .ok_or_else(|| ApiError::NotFound("webhook endpoint (payments are not configured)"))?;
-    let signature = signature.ok_or_else(|| {
-        ApiError::BadRequest(Rejection::BadSignature.to_string())
-    })?;
+    let signature =
+        signature.ok_or_else(|| ApiError::BadRequest(Rejection::BadSignature.to_string()))?;
     let event = webhook::verify(payload, signature, secret.expose(), Utc::now().timestamp())
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let tag = Some((event.id.clone(), event.kind.clone()));
@@ -596,7 +602,10 @@ pub async fn handle_webhook(
 
 fn unknown_intent(kind: &str, intent: &str) -> ChangeOutcome {
     // Not one of ours (another integration on the same account): acknowledge.
-    info!(kind, intent, "webhook for an intent parkd did not create; ignored");
+    info!(
+        kind,
+        intent, "webhook for an intent parkd did not create; ignored"
+    );
     ChangeOutcome::Applied
 }
 
@@ -652,10 +661,9 @@ pub async fn pay(
     {
         return Err(ApiError::conflict("the hold has expired"));
     }
-    let intent_id = payment
-        .intent_id
-        .clone()
-        .ok_or_else(|| ApiError::PaymentUnavailable("the payment intent is not ready yet".into()))?;
+    let intent_id = payment.intent_id.clone().ok_or_else(|| {
+        ApiError::PaymentUnavailable("the payment intent is not ready yet".into())
+    })?;
     match gateway.confirm_intent(&intent_id, payment_method).await {
         Ok(intent) if intent.state == IntentState::Succeeded => {
             settle_success(state, payment.id, &intent.id, None).await?;
@@ -786,7 +794,11 @@ async fn refund_reservation(
 }
 
 /// What a reservation's payments took, net of refunds.
-async fn net_paid(state: &AppState, reservation: ReservationId, currency: Currency) -> Result<Money, ApiError> {
+async fn net_paid(
+    state: &AppState,
+    reservation: ReservationId,
+    currency: Currency,
+) -> Result<Money, ApiError> {
     let payments = state.store.payments_of(reservation).await?;
     let net = payments
         .iter()
@@ -926,8 +938,7 @@ pub async fn commit_reschedule(
         Ok(Some(payment))
     } else if diff.amount < 0 {
         let back = Money::new(-diff.amount, diff.currency);
-        refund_reservation(state, old.id, back, "shortened", &tag, Some(change), events)
-            .await?;
+        refund_reservation(state, old.id, back, "shortened", &tag, Some(change), events).await?;
         Ok(None)
     } else {
         plain().await?;

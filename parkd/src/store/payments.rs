@@ -173,7 +173,10 @@ impl std::fmt::Debug for PaymentRecord {
             .field("refunded", &self.refunded)
             .field("status", &self.status)
             .field("intent_id", &self.intent_id)
-            .field("client_secret", &self.client_secret.as_ref().map(|_| "[redacted]"))
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "[redacted]"),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -321,10 +324,13 @@ pub trait PaymentStore: Send + Sync {
     /// One payment, with its lot's tenant.
     async fn payment(&self, id: PaymentId) -> Result<Option<PaymentView>, StoreError>;
     /// The payment of a Stripe intent.
-    async fn payment_by_intent(&self, intent_id: String) -> Result<Option<PaymentView>, StoreError>;
+    async fn payment_by_intent(&self, intent_id: String)
+    -> Result<Option<PaymentView>, StoreError>;
     /// A reservation's payments, oldest first.
-    async fn payments_of(&self, reservation: ReservationId)
-    -> Result<Vec<PaymentRecord>, StoreError>;
+    async fn payments_of(
+        &self,
+        reservation: ReservationId,
+    ) -> Result<Vec<PaymentRecord>, StoreError>;
     /// Payments visible in `scope`, newest first, one page, with the total.
     async fn list_payments(
         &self,

@@ -38,7 +38,9 @@ async fn prepaid(rules: BookingRules) -> Prepaid {
     let (lot, _) = app
         .lot(tenant, &[SpotKind::Regular, SpotKind::Regular], rules)
         .await;
-    let operator = app.user("op@example.com", Role::Operator, Some(tenant)).await;
+    let operator = app
+        .user("op@example.com", Role::Operator, Some(tenant))
+        .await;
     let driver = app.user("d@example.com", Role::Driver, None).await;
     let response = app
         .call(
@@ -178,12 +180,19 @@ async fn a_prepaid_booking_is_held_until_the_webhook_confirms_it_with_payment_pr
     assert_eq!(pay["amount"], r["total_cost"]["amount"]);
     assert_eq!(pay["currency"], "EUR");
     let intent = pay["intent_id"].as_str().expect("intent id");
-    assert!(pay["client_secret"].as_str().is_some_and(|s| s.starts_with(intent)));
+    assert!(
+        pay["client_secret"]
+            .as_str()
+            .is_some_and(|s| s.starts_with(intent))
+    );
     let (status, amount, currency, metadata) = p.stripe.intent(intent).expect("created at Stripe");
     assert_eq!(status, "requires_payment_method");
     assert_eq!(Some(amount), r["total_cost"]["amount"].as_i64());
     assert_eq!(currency, "eur", "Stripe's lower-case code");
-    assert_eq!(metadata.get("reservation_id").map(String::as_str), r["id"].as_str());
+    assert_eq!(
+        metadata.get("reservation_id").map(String::as_str),
+        r["id"].as_str()
+    );
     assert_eq!(metadata.get("lot_id"), Some(&p.lot.to_string()));
     assert_eq!(processed_for(&p.outbox_types().await, &r["id"]), 0);
 
@@ -223,7 +232,12 @@ async fn a_declined_card_releases_the_hold() {
         )
         .await;
     let body = problem(declined, StatusCode::UNPROCESSABLE_ENTITY).await;
-    assert!(body["detail"].as_str().is_some_and(|d| d.contains("declined")), "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("declined")),
+        "{body}"
+    );
     let shown = p.show(&r["id"]).await;
     assert_eq!(shown["status"], "cancelled", "the hold is released");
     assert_eq!(shown["payment"]["status"], "failed");
@@ -260,7 +274,11 @@ async fn paying_at_the_desk_confirms_and_a_racing_webhook_changes_nothing_more()
     assert_eq!(paid["payment"]["status"], "succeeded");
     // Let the background webhook land, then deliver it once more by hand.
     for _ in 0..100 {
-        if p.stripe.events().iter().any(|e| e.kind == "payment_intent.succeeded") {
+        if p.stripe
+            .events()
+            .iter()
+            .any(|e| e.kind == "payment_intent.succeeded")
+        {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -310,7 +328,9 @@ async fn a_forged_stale_or_missing_signature_is_400_and_changes_nothing() {
     let event = p.last("payment_intent.succeeded");
     let now = Utc::now().timestamp();
     let forged = parkd::fake_stripe::sign(&event.payload, "whsec_not_ours", now);
-    let tampered_payload = event.payload.replace("\"livemode\":false", "\"livemode\":true ");
+    let tampered_payload = event
+        .payload
+        .replace("\"livemode\":false", "\"livemode\":true ");
     let genuine = parkd::fake_stripe::sign(&event.payload, WEBHOOK_SECRET, now);
     let stale = parkd::fake_stripe::sign(&event.payload, WEBHOOK_SECRET, now - 3600);
     for (signature, payload) in [
@@ -420,12 +440,18 @@ async fn cancelling_refunds_by_the_policy_full_partial_and_none_at_the_boundarie
     let total = late["total_cost"]["amount"].as_i64().expect("total");
     let half = (total + 1) / 2; // half away from zero
     assert_eq!(answer["refund"]["amount"], half);
-    assert_eq!(answer["reservation"]["payment"]["status"], "partially_refunded");
+    assert_eq!(
+        answer["reservation"]["payment"]["status"],
+        "partially_refunded"
+    );
     assert_eq!(answer["reservation"]["payment"]["refunded_amount"], half);
 
     // None: the stay has started.
     let started = p
-        .book_and_pay(Utc::now() + Duration::seconds(2), Utc::now() + Duration::hours(1))
+        .book_and_pay(
+            Utc::now() + Duration::seconds(2),
+            Utc::now() + Duration::hours(1),
+        )
         .await;
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     let answer = cancel(&p, &started).await;
@@ -438,7 +464,11 @@ async fn cancelling_refunds_by_the_policy_full_partial_and_none_at_the_boundarie
         .iter()
         .map(|r| r["amount"].as_i64().unwrap_or(-1))
         .collect();
-    assert_eq!(refunds, [total_of(&full), half], "Stripe refunded exactly that");
+    assert_eq!(
+        refunds,
+        [total_of(&full), half],
+        "Stripe refunded exactly that"
+    );
     p.app.stop().await;
 }
 
@@ -493,7 +523,10 @@ async fn extending_charges_the_difference_and_shortening_refunds_it() {
     let refunds = p.stripe.refunds();
     assert_eq!(refunds.len(), 1);
     assert_eq!(refunds[0]["amount"], diff);
-    assert_eq!(refunds[0]["payment_intent"], intent, "from the extension's charge");
+    assert_eq!(
+        refunds[0]["payment_intent"], intent,
+        "from the extension's charge"
+    );
     p.app.stop().await;
 }
 
@@ -526,12 +559,18 @@ async fn stripe_unreachable_is_a_503_with_retry_after_and_leaves_no_hold() {
     let driver = app.user("d@example.com", Role::Driver, None).await;
     let (start, end) = window(3, 2);
     let response = app
-        .post("/reservations", Some(&driver.access), booking(lot, start, end))
+        .post(
+            "/reservations",
+            Some(&driver.access),
+            booking(lot, start, end),
+        )
         .await;
     assert!(response.headers().get("retry-after").is_some());
     let body = problem(response, StatusCode::SERVICE_UNAVAILABLE).await;
     assert!(
-        body["detail"].as_str().is_some_and(|d| d.contains("payment is unavailable")),
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("payment is unavailable")),
         "{body}"
     );
     let page: Value = app
@@ -588,11 +627,16 @@ async fn operators_list_and_refund_payments_and_charge_refunded_keeps_them_in_st
     let (start, end) = window(3, 2);
     let r = p.book_and_pay(start, end).await;
     let total = total_of(&r);
-    let page = p.payments(&format!("lot_id={}&status=succeeded", p.lot)).await;
+    let page = p
+        .payments(&format!("lot_id={}&status=succeeded", p.lot))
+        .await;
     assert_eq!(page["total"], 1);
     let payment = &page["items"][0];
     assert_eq!(payment["amount"], total);
-    assert!(payment.get("client_secret").is_none(), "operators never see it");
+    assert!(
+        payment.get("client_secret").is_none(),
+        "operators never see it"
+    );
     let id = payment["id"].as_str().expect("id").to_owned();
 
     // Drivers may not.
@@ -641,7 +685,9 @@ async fn operators_list_and_refund_payments_and_charge_refunded_keeps_them_in_st
     assert_eq!(outside.status(), StatusCode::OK);
     let (status, _) = p.deliver(&p.last("charge.refunded")).await;
     assert_eq!(status, 200);
-    let page = p.payments(&format!("lot_id={}&status=partially_refunded", p.lot)).await;
+    let page = p
+        .payments(&format!("lot_id={}&status=partially_refunded", p.lot))
+        .await;
     assert_eq!(page["total"], 1);
     assert_eq!(page["items"][0]["refunded_amount"], 150);
     p.app.stop().await;
@@ -658,7 +704,9 @@ async fn revenue_of_a_prepaid_lot_reconciles_with_its_payments() {
         .book_and_pay(now + Duration::minutes(50), now + Duration::minutes(170))
         .await;
     cancel(&p, &late).await; // half refunded, half kept
-    let unpaid = p.book(now + Duration::hours(6), now + Duration::hours(7)).await;
+    let unpaid = p
+        .book(now + Duration::hours(6), now + Duration::hours(7))
+        .await;
     assert_eq!(unpaid["status"], "held");
 
     let fmt = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
@@ -722,7 +770,9 @@ async fn prepaid_lots_are_refused_without_keys_at_lot_change_and_at_start() {
     // Without keys (and no prepaid lot), making one prepaid is a 422.
     let plain = TestApp::spawn().await;
     let tenant = plain.tenant("Beta").await;
-    let operator = plain.user("op@example.com", Role::Operator, Some(tenant)).await;
+    let operator = plain
+        .user("op@example.com", Role::Operator, Some(tenant))
+        .await;
     let (lot, _) = plain
         .lot(tenant, &[SpotKind::Regular], BookingRules::default())
         .await;
@@ -735,7 +785,10 @@ async fn prepaid_lots_are_refused_without_keys_at_lot_change_and_at_start() {
         )
         .await;
     let body = problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
-    assert!(body.to_string().contains("PARKD_STRIPE_SECRET_KEY"), "{body}");
+    assert!(
+        body.to_string().contains("PARKD_STRIPE_SECRET_KEY"),
+        "{body}"
+    );
     let created = plain
         .post(
             "/parking-lots",
@@ -786,10 +839,16 @@ async fn no_card_field_exists_in_the_api_or_the_schema() {
         };
         for entry in entries.flatten() {
             let text = std::fs::read_to_string(entry.path()).expect("migration");
-            texts.push((entry.path().display().to_string(), text.to_ascii_lowercase()));
+            texts.push((
+                entry.path().display().to_string(),
+                text.to_ascii_lowercase(),
+            ));
         }
     }
-    assert!(texts.len() >= 4, "the document and the migrations were read");
+    assert!(
+        texts.len() >= 4,
+        "the document and the migrations were read"
+    );
     for (name, text) in &texts {
         for field in CARD_FIELDS {
             assert!(!text.contains(field), "{name} mentions {field}");

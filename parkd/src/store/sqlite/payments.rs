@@ -236,7 +236,9 @@ fn list(
         )
         .map_err(map_err)?;
     args.push(Value::Integer(i64::from(page.per_page)));
-    args.push(Value::Integer(i64::try_from(page.offset()).unwrap_or(i64::MAX)));
+    args.push(Value::Integer(
+        i64::try_from(page.offset()).unwrap_or(i64::MAX),
+    ));
     let rows = payments_where(
         conn,
         &format!("{condition} ORDER BY p.created_us DESC, p.id LIMIT ? OFFSET ?"),
@@ -257,7 +259,11 @@ fn refund_row(row: &Row) -> Result<RefundRecord, rusqlite::Error> {
     })
 }
 
-fn paid_stays(conn: &Connection, lot: LotId, window: Interval) -> Result<Vec<PaidStay>, StoreError> {
+fn paid_stays(
+    conn: &Connection,
+    lot: LotId,
+    window: Interval,
+) -> Result<Vec<PaidStay>, StoreError> {
     let mut stmt = conn
         .prepare(
             "SELECT r.id, r.start_us, r.end_us, p.currency,
@@ -271,9 +277,10 @@ fn paid_stays(conn: &Connection, lot: LotId, window: Interval) -> Result<Vec<Pai
     stmt.query_map(
         params![lot.to_string(), us(window.start()), us(window.end())],
         |row| {
-            let interval = Interval::new(instant(row.get(1)?)?, instant(row.get(2)?)?).map_err(
-                |e| rusqlite::Error::FromSqlConversionFailure(1, Type::Integer, Box::new(e)),
-            )?;
+            let interval =
+                Interval::new(instant(row.get(1)?)?, instant(row.get(2)?)?).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(1, Type::Integer, Box::new(e))
+                })?;
             let currency: Currency = parse(&row.get::<_, String>(3)?)?;
             Ok(PaidStay {
                 reservation_id: ReservationId::from_uuid(uuid(&row.get::<_, String>(0)?)?),
@@ -296,12 +303,10 @@ impl PaymentStore for SqliteStore {
                 let mut stmt = conn
                     .prepare("SELECT id FROM lots WHERE payment_mode = 'prepaid'")
                     .map_err(map_err)?;
-                stmt.query_map([], |r| {
-                    Ok(LotId::from_uuid(uuid(&r.get::<_, String>(0)?)?))
-                })
-                .map_err(map_err)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(map_err)
+                stmt.query_map([], |r| Ok(LotId::from_uuid(uuid(&r.get::<_, String>(0)?)?)))
+                    .map_err(map_err)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(map_err)
             })
             .await
     }
