@@ -685,6 +685,7 @@ mod tests {
             amenities: None,
             tenant_id: None,
             external_id: Some(" padded".to_owned()),
+            payment_mode: None,
         };
         assert_eq!(
             fields(bad.validate()),

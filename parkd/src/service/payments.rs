@@ -562,7 +562,9 @@ pub async fn handle_webhook(
         .payments
         .webhook_secret
         .as_ref()
-        .ok_or_else(|| ApiError::NotFound("webhook endpoint (payments are not configured)"))?;
+        .ok_or(ApiError::NotFound(
+            "webhook endpoint (payments are not configured)",
+        ))?;
     let signature =
         signature.ok_or_else(|| ApiError::BadRequest(Rejection::BadSignature.to_string()))?;
     let event = webhook::verify(payload, signature, secret.expose(), Utc::now().timestamp())
