@@ -666,6 +666,18 @@ pub async fn pay(
     let intent_id = payment.intent_id.clone().ok_or_else(|| {
         ApiError::PaymentUnavailable("the payment intent is not ready yet".into())
     })?;
+    // The payer's app may have paid already and its webhook not arrived yet:
+    // then there is nothing to confirm, only to record.
+    let current = gateway
+        .retrieve_intent(&intent_id)
+        .await
+        .map_err(gateway_error)?;
+    if current.state == IntentState::Succeeded {
+        settle_success(state, payment.id, &current.id, None).await?;
+        let mut view = booking::show(state, actor, id).await?;
+        view.payment = latest(state, id).await?;
+        return Ok(view);
+    }
     match gateway.confirm_intent(&intent_id, payment_method).await {
         Ok(intent) if intent.state == IntentState::Succeeded => {
             settle_success(state, payment.id, &intent.id, None).await?;
@@ -869,10 +881,15 @@ pub async fn after_hold_expired(state: &AppState, r: &Reservation) {
             return;
         }
     };
-    for payment in payments {
+    for mut payment in payments {
         if payment.status == PaymentStatus::Pending {
             if let Err(e) = settle_failure(state, payment.id, "the hold expired", None).await {
                 warn!(payment = %payment.id, error = %e, "could not fail the expired hold's payment");
+            }
+            if payment.intent_id.is_none() {
+                // parkd stopped between asking Stripe and recording the answer:
+                // the same idempotency key finds the intent again.
+                payment.intent_id = open_intent(state, &payment).await.ok().map(|i| i.id);
             }
             cancel_intent_quietly(state, &payment).await;
         }

@@ -292,6 +292,40 @@ async fn paying_at_the_desk_confirms_and_a_racing_webhook_changes_nothing_more()
 }
 
 #[tokio::test]
+async fn paying_at_the_desk_after_the_app_paid_records_it_without_charging_twice() {
+    let p = prepaid(BookingRules::default()).await;
+    let (start, end) = window(3, 2);
+    let r = p.book(start, end).await;
+    let id = r["id"].as_str().expect("id");
+    let intent = r["payment"]["intent_id"].as_str().expect("intent");
+    // The app paid; its webhook has not arrived yet.
+    assert_eq!(p.stripe.complete(intent), 200);
+    let paid = p
+        .app
+        .post(
+            &format!("/reservations/{id}/pay"),
+            Some(&p.operator.access),
+            json!({"payment_method": "pm_card_visa"}),
+        )
+        .await;
+    assert_eq!(paid.status(), StatusCode::OK);
+    let paid: Value = paid.json().await.expect("json");
+    assert_eq!(paid["status"], "confirmed");
+    let confirms = p
+        .stripe
+        .requests()
+        .iter()
+        .filter(|r| r.contains("/confirm"))
+        .count();
+    assert_eq!(confirms, 0, "nothing left to confirm at Stripe");
+    // The late webhook changes nothing more.
+    let (status, _) = p.deliver(&p.last("payment_intent.succeeded")).await;
+    assert_eq!(status, 200);
+    assert_eq!(processed_for(&p.outbox_types().await, &r["id"]), 1);
+    p.app.stop().await;
+}
+
+#[tokio::test]
 async fn duplicate_and_out_of_order_webhooks_end_in_the_same_state() {
     let p = prepaid(BookingRules::default()).await;
     let (start, end) = window(3, 2);
