@@ -915,7 +915,9 @@ pub async fn commit_reschedule(
             .await
             .map_err(booking::commit_error)
     };
-    if !state.payments.is_prepaid(old.lot_id) {
+    // Bookings of on-site lots, and those made before their lot became
+    // prepaid, have no payments to keep in step.
+    if !state.payments.is_prepaid(old.lot_id) || state.store.payments_of(old.id).await?.is_empty() {
         plain().await?;
         return Ok(None);
     }
