@@ -890,3 +890,63 @@ async fn no_card_field_exists_in_the_api_or_the_schema() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn zero_and_three_decimal_currencies_are_charged_in_their_own_minor_units() {
+    let p = prepaid(BookingRules::default()).await;
+    let set_card = |currency: &'static str, hourly: i64| {
+        let p = &p;
+        async move {
+            let response = p
+                .app
+                .call(
+                    reqwest::Method::PUT,
+                    &format!("/parking-lots/{}/rates", p.lot),
+                    Some(&p.operator.access),
+                    Some(json!({"currency": currency, "base_hourly": hourly,
+                                "increment_minutes": 60})),
+                )
+                .await;
+            assert_eq!(response.status(), StatusCode::OK, "{currency} card");
+        }
+    };
+    // 300 yen an hour: two hours are 600 yen, and Stripe is asked for 600.
+    set_card("JPY", 300).await;
+    let (start, end) = window(3, 2);
+    let r = p.book(start, end).await;
+    assert_eq!(r["total_cost"], json!({"amount": 600, "currency": "JPY"}));
+    let intent = r["payment"]["intent_id"].as_str().expect("intent");
+    let (_, amount, currency, _) = p.stripe.intent(intent).expect("at Stripe");
+    assert_eq!((amount, currency.as_str()), (600, "jpy"));
+
+    // 1.250 KWD an hour: 2.500 KWD is 2500 fils.
+    set_card("KWD", 1250).await;
+    let (start, end) = window(6, 2);
+    let r = p.book(start, end).await;
+    assert_eq!(r["total_cost"], json!({"amount": 2500, "currency": "KWD"}));
+    let intent = r["payment"]["intent_id"].as_str().expect("intent");
+    let (_, amount, currency, _) = p.stripe.intent(intent).expect("at Stripe");
+    assert_eq!((amount, currency.as_str()), (2500, "kwd"));
+    // Stripe takes KWD only in multiples of 10 fils: refused before anything
+    // is held or sent.
+    set_card("KWD", 1255).await;
+    let before = p.stripe.intents_created();
+    let (start, end) = window(9, 1);
+    let refused = p
+        .app
+        .post(
+            "/reservations",
+            Some(&p.driver.access),
+            booking(p.lot, start, end),
+        )
+        .await;
+    let body = problem(refused, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("multiples of 10")),
+        "{body}"
+    );
+    assert_eq!(p.stripe.intents_created(), before);
+    p.app.stop().await;
+}
