@@ -402,9 +402,21 @@ pub async fn settle_success(
             ReservationStatus::Confirmed
             | ReservationStatus::CheckedIn
             | ReservationStatus::Completed => {}
-            ReservationStatus::Cancelled
-            | ReservationStatus::Expired
-            | ReservationStatus::NoShow => gone = newly_paid,
+            ReservationStatus::Cancelled | ReservationStatus::Expired => gone = newly_paid,
+            ReservationStatus::NoShow => {}
+        }
+        if gone {
+            // Money came in for a booking that no longer exists: it goes back
+            // first (idempotent at Stripe), and the webhook counts as processed
+            // only together with the refund's record.
+            if let Some((paid, _)) = change.updates.first().cloned() {
+                let back =
+                    stripe_refund(state, &paid, paid.amount.amount, "booking_gone", "").await?;
+                if let Some((refunded, refund)) = back {
+                    change.updates[0].0 = refunded;
+                    change.refunds.push(refund);
+                }
+            }
         }
         let outcome = match state.store.apply_payment_change(change).await {
             Ok(outcome) => outcome,
@@ -416,15 +428,11 @@ pub async fn settle_success(
             Err(StoreError::Conflict(_)) => continue,
             Err(e) => return Err(e.into()),
         };
-        if outcome == ChangeOutcome::Applied {
-            if let Some(c) = &confirmed {
-                booking::confirm_in_memory(state, c, now);
-                info!(reservation = %c.id, payment = %payment_id, "paid and confirmed");
-            }
-            if gone {
-                let paid = load_payment(state, payment_id).await?;
-                refund_payment(state, &paid, paid.refundable(), "booking_gone", None).await?;
-            }
+        if outcome == ChangeOutcome::Applied
+            && let Some(c) = &confirmed
+        {
+            booking::confirm_in_memory(state, c, now);
+            info!(reservation = %c.id, payment = %payment_id, "paid and confirmed");
         }
         return Ok(outcome);
     }
@@ -723,8 +731,41 @@ async fn refund_payment(
         change.updates.push((updated.clone(), payment.status));
         change.refunds.push(refund.clone());
     }
-    state.store.apply_payment_change(change).await?;
+    commit_refunds(state, change).await?;
     Ok(made.map(|(_, r)| r))
+}
+
+/// Commits refunds Stripe has made, with what goes with them. A concurrent
+/// change of a refunded payment is reconciled rather than failed: when a
+/// `charge.refunded` webhook overtook this commit and already counted the
+/// refund, the payment is left as it is; otherwise the refund is added to what
+/// is stored now. The money has moved; the records must follow.
+async fn commit_refunds(state: &AppState, mut change: PaymentChange) -> Result<(), ApiError> {
+    for _ in 0..ATTEMPTS {
+        match state.store.apply_payment_change(change.clone()).await {
+            Ok(_) => return Ok(()),
+            Err(StoreError::Conflict(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let mut updates = Vec::new();
+        let mut refunds = Vec::new();
+        for ((updated, _), refund) in change.updates.iter().zip(&change.refunds) {
+            let now = load_payment(state, updated.id).await?;
+            if now.refunded >= updated.refunded {
+                continue; // counted already (by the webhook)
+            }
+            let mut next = now.clone();
+            next.refunded = (now.refunded + refund.amount.amount).min(now.amount.amount);
+            next.status = next.status_after_refunds(next.refunded);
+            next.updated_at = Utc::now();
+            updates.push((next, now.status));
+            refunds.push(refund.clone());
+        }
+        change.updates = updates;
+        change.refunds = refunds;
+    }
+    warn!("refunds made at Stripe could not be recorded with their change; retry");
+    Err(lost_race())
 }
 
 /// Asks Stripe for a refund; `None` when there is nothing to refund.
@@ -803,7 +844,7 @@ async fn refund_reservation(
             change.refunds.push(refund);
         }
     }
-    state.store.apply_payment_change(change).await?;
+    commit_refunds(state, change).await?;
     Ok(Money::new(refunded, amount.currency))
 }
 

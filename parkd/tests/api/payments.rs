@@ -353,6 +353,31 @@ async fn duplicate_and_out_of_order_webhooks_end_in_the_same_state() {
 }
 
 #[tokio::test]
+async fn money_arriving_for_a_released_hold_goes_back_once() {
+    let p = prepaid(BookingRules::default()).await;
+    let (start, end) = window(3, 2);
+    let r = p.book(start, end).await;
+    let intent = r["payment"]["intent_id"].as_str().expect("intent");
+    assert_eq!(p.stripe.decline(intent), 402);
+    let failed = p.last("payment_intent.payment_failed");
+    assert_eq!(p.stripe.complete(intent), 200);
+    let succeeded = p.last("payment_intent.succeeded");
+    // This time the failure arrives first and releases the hold.
+    assert_eq!(p.deliver(&failed).await.0, 200);
+    assert_eq!(p.show(&r["id"]).await["status"], "cancelled");
+    for _ in 0..2 {
+        assert_eq!(p.deliver(&succeeded).await.0, 200);
+    }
+    let shown = p.show(&r["id"]).await;
+    assert_eq!(shown["status"], "cancelled", "the spot stays released");
+    assert_eq!(shown["payment"]["status"], "refunded");
+    let refunds = p.stripe.refunds();
+    assert_eq!(refunds.len(), 1, "refunded once: {refunds:?}");
+    assert_eq!(refunds[0]["amount"], r["total_cost"]["amount"]);
+    p.app.stop().await;
+}
+
+#[tokio::test]
 async fn a_forged_stale_or_missing_signature_is_400_and_changes_nothing() {
     let p = prepaid(BookingRules::default()).await;
     let (start, end) = window(3, 2);
@@ -948,5 +973,32 @@ async fn zero_and_three_decimal_currencies_are_charged_in_their_own_minor_units(
         "{body}"
     );
     assert_eq!(p.stripe.intents_created(), before);
+    p.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_refund_webhook_racing_the_cancellation_is_counted_once() {
+    let p = prepaid(policy()).await;
+    let now = Utc::now();
+    for n in 0..3 {
+        let late = p
+            .book_and_pay(
+                now + Duration::minutes(50 - n),
+                now + Duration::minutes(110 - n),
+            )
+            .await;
+        // From now on Stripe's webhooks arrive on their own, racing the answers.
+        p.stripe.deliver_to(&p.webhook_url());
+        let answer = cancel(&p, &late).await;
+        let half = (total_of(&late) + 1) / 2;
+        assert_eq!(answer["refund"]["amount"], half);
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let shown = p.show(&late["id"]).await;
+        assert_eq!(shown["status"], "cancelled");
+        assert_eq!(shown["payment"]["refunded_amount"], half, "counted once");
+        assert_eq!(shown["payment"]["status"], "partially_refunded");
+        p.stripe.hold_webhooks();
+    }
+    assert_eq!(p.stripe.refunds().len(), 3);
     p.app.stop().await;
 }
