@@ -1002,3 +1002,113 @@ async fn a_refund_webhook_racing_the_cancellation_is_counted_once() {
     assert_eq!(p.stripe.refunds().len(), 3);
     p.app.stop().await;
 }
+
+/// The gateway against the fake: Stripe's idempotency replay and its error
+/// shapes arrive in parkd's terms.
+#[tokio::test]
+async fn the_gateway_maps_stripes_replays_and_errors() {
+    use parkd::payments::gateway::{GatewayError, IntentState, StripeGateway};
+    use parking_core::model::{Currency, Money};
+    use std::collections::HashMap;
+
+    let stripe = FakeStripe::start(SECRET_KEY, WEBHOOK_SECRET).await;
+    let config = parkd::config::StripeConfig {
+        secret_key: Some(Secret::new(SECRET_KEY)),
+        webhook_secret: Some(Secret::new(WEBHOOK_SECRET)),
+        api_base: stripe.url.clone(),
+        ..parkd::config::StripeConfig::default()
+    };
+    let gateway = StripeGateway::from_config(&config)
+        .expect("client")
+        .expect("configured");
+    let eur = |amount| Money::new(amount, Currency::EUR);
+    let meta = HashMap::from([("payment_id".to_owned(), "p1".to_owned())]);
+    let first = gateway
+        .create_intent(eur(1250), meta.clone(), "key-1")
+        .await
+        .expect("created");
+    let again = gateway
+        .create_intent(eur(1250), meta.clone(), "key-1")
+        .await
+        .expect("replayed");
+    assert_eq!(first, again, "the same key gives the same intent");
+    assert_eq!(stripe.intents_created(), 1);
+    let reused = gateway
+        .create_intent(eur(999), meta.clone(), "key-1")
+        .await
+        .expect_err("same key, other amount");
+    assert!(
+        matches!(&reused, GatewayError::Refused { code, .. } if code.starts_with("idempotency_error")),
+        "{reused:?}"
+    );
+
+    let declined = gateway
+        .confirm_intent(&first.id, DECLINED_CARD)
+        .await
+        .expect_err("declined");
+    assert!(
+        matches!(&declined, GatewayError::Declined(m) if m.contains("declined")),
+        "{declined:?}"
+    );
+    let retrieved = gateway.retrieve_intent(&first.id).await.expect("read");
+    assert_eq!(retrieved.state, IntentState::Open);
+    assert_eq!(
+        retrieved.last_error.as_deref(),
+        Some("Your card was declined.")
+    );
+    let paid = gateway
+        .confirm_intent(&first.id, "pm_card_visa")
+        .await
+        .expect("paid");
+    assert_eq!(paid.state, IntentState::Succeeded);
+    let refund = gateway
+        .refund(&first.id, eur(250), "test", "refund-1")
+        .await
+        .expect("refunded");
+    assert_eq!(refund.amount, 250);
+    let too_much = gateway
+        .refund(&first.id, eur(1001), "test", "refund-2")
+        .await
+        .expect_err("more than is left");
+    assert!(
+        matches!(too_much, GatewayError::Refused { .. }),
+        "{too_much:?}"
+    );
+    let cancel_paid = gateway.cancel_intent(&first.id).await.expect_err("paid");
+    assert!(
+        matches!(cancel_paid, GatewayError::Refused { .. }),
+        "{cancel_paid:?}"
+    );
+
+    let wrong_key = StripeGateway::from_config(&parkd::config::StripeConfig {
+        secret_key: Some(Secret::new("sk_test_wrong")),
+        ..config.clone()
+    })
+    .expect("client")
+    .expect("configured");
+    let refused = wrong_key
+        .retrieve_intent(&first.id)
+        .await
+        .expect_err("bad key");
+    assert!(
+        matches!(refused, GatewayError::Refused { .. }),
+        "{refused:?}"
+    );
+
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let dead = format!("http://{}/", closed.local_addr().expect("address"));
+    drop(closed);
+    let unreachable = StripeGateway::from_config(&parkd::config::StripeConfig {
+        api_base: dead,
+        ..config
+    })
+    .expect("client")
+    .expect("configured");
+    let down = unreachable
+        .create_intent(eur(100), meta, "key-2")
+        .await
+        .expect_err("unreachable");
+    assert!(matches!(down, GatewayError::Unavailable(_)), "{down:?}");
+}
