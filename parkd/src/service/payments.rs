@@ -874,6 +874,14 @@ pub async fn cancel_paid(
     policy_refund: Money,
     events_for: impl Fn(Money) -> Vec<DomainEvent>,
 ) -> Result<Money, ApiError> {
+    if state.store.payments_of(cancelled.id).await?.is_empty() {
+        // Booked before its lot became prepaid: settled on site, as before.
+        state
+            .store
+            .update_reservation(cancelled.clone(), before, None, events_for(policy_refund))
+            .await?;
+        return Ok(policy_refund);
+    }
     let net = net_paid(state, cancelled.id, policy_refund.currency).await?;
     let due = Money::new(policy_refund.amount.min(net.amount).max(0), net.currency);
     let change = ReservationChange {
