@@ -399,6 +399,7 @@ impl Draft {
             amenities: self.amenities,
             tenant_id: None,
             external_id: Some(external_id.clone()),
+            payment_mode: None,
         };
         // What the server would refuse is refused here, with its words.
         lot.validate().map_err(|errors| field_errors(&errors))?;

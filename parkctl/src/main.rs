@@ -28,6 +28,7 @@ use commands::bookings::BookingsCommand;
 use commands::devices::DevicesCommand;
 use commands::docs::{CompletionsArgs, ManArgs};
 use commands::lots::LotsCommand;
+use commands::payments::PaymentsCommand;
 use commands::profile::ProfileCommand;
 use commands::rates::{QuoteArgs, RatesCommand};
 use commands::spots::SpotsCommand;
@@ -95,6 +96,9 @@ enum Command {
     /// Occupancy and revenue.
     #[command(subcommand)]
     Analytics(AnalyticsCommand),
+    /// Payments of prepaid lots, and refunds.
+    #[command(subcommand)]
+    Payments(PaymentsCommand),
     /// Users and their roles (admin).
     #[command(subcommand)]
     Users(UsersCommand),
@@ -165,6 +169,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Quote(args) => commands::rates::quote(&ctx, args).await,
             Command::Bookings(c) => commands::bookings::run(&ctx, c).await,
             Command::Analytics(c) => commands::analytics::run(&ctx, c).await,
+            Command::Payments(c) => commands::payments::run(&ctx, c).await,
             Command::Users(c) => commands::users::run(&ctx, c).await,
             Command::Tenants(c) => commands::tenants::run(&ctx, c).await,
             Command::Completions(_) | Command::Man(_) => Ok(()),

@@ -98,9 +98,13 @@ fn csv_line(fields: impl Iterator<Item = String>) -> String {
 
 /// `12.50 EUR` from minor units (two decimals).
 pub fn money(m: &MoneyDto) -> String {
-    let sign = if m.amount < 0 { "-" } else { "" };
-    let abs = m.amount.unsigned_abs();
-    format!("{sign}{}.{:02} {}", abs / 100, abs % 100, m.currency)
+    minor(m.amount, &m.currency)
+}
+
+/// Minor units of `currency` with the currency's own decimals: `12.50 EUR`,
+/// `1500 JPY`, `1.250 KWD`.
+pub fn minor(amount: i64, currency: &str) -> String {
+    parking_api::payments::format_minor(amount, currency)
 }
 
 /// A time for tables: RFC 3339 to the second.

@@ -21,6 +21,7 @@ use crate::config::Config;
 use crate::engine::Engine;
 use crate::limits::Limits;
 use crate::outbox::EventBus;
+use crate::service::payments::Payments;
 use crate::state::{AppState, Inner, RevokedTokens};
 use crate::store::interface::Store;
 use crate::store::sqlite::store::SqliteStore;
@@ -44,6 +45,9 @@ pub enum StartError {
     /// The demo city could not be seeded.
     #[error("demo: {0}")]
     Demo(String),
+    /// Payments are misconfigured (e.g. a prepaid lot and no Stripe keys).
+    #[error("payments: {0}")]
+    Payments(String),
     /// The listener could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -90,6 +94,8 @@ pub async fn build_with_store(
         NonZeroUsize::new(config.hash_concurrency).unwrap_or(NonZeroUsize::MIN),
     );
     let limits = Limits::new(&config.rate_limits);
+    let payments =
+        Payments::new(&config.stripe, store.prepaid_lots().await?).map_err(StartError::Payments)?;
     Ok(AppState::new(Inner {
         revoked: RevokedTokens::from_list(&snapshot.revoked_access),
         pii: PiiCipher::new(secrets.pii_key()),
@@ -100,6 +106,7 @@ pub async fn build_with_store(
         passwords,
         limits,
         events: EventBus::default(),
+        payments,
     }))
 }
 

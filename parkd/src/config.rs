@@ -76,6 +76,144 @@ impl Default for RateLimits {
     }
 }
 
+/// A secret setting (an API key): compared and cloned like a string, but its
+/// `Debug` never shows it, so it cannot reach a log through the config.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The value, for the one place that needs it (an HTTP header, an HMAC key).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_owned()))
+    }
+}
+
+/// Stripe's API.
+pub const STRIPE_API_BASE: &str = "https://api.stripe.com/";
+
+/// Online payments through Stripe. Without both keys, `prepaid` lots are refused
+/// (at start-up if one exists, and when a lot is made prepaid).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StripeConfig {
+    /// The secret API key (`sk_…`); `PARKD_STRIPE_SECRET_KEY`.
+    pub secret_key: Option<Secret>,
+    /// A file holding the secret key; `PARKD_STRIPE_SECRET_KEY_FILE`.
+    pub secret_key_file: Option<PathBuf>,
+    /// The webhook endpoint's signing secret (`whsec_…`);
+    /// `PARKD_STRIPE_WEBHOOK_SECRET`.
+    pub webhook_secret: Option<Secret>,
+    /// A file holding the signing secret; `PARKD_STRIPE_WEBHOOK_SECRET_FILE`.
+    pub webhook_secret_file: Option<PathBuf>,
+    /// Stripe's API base URL; tests point it at a local fake.
+    pub api_base: String,
+    /// Seconds to wait for one Stripe call.
+    pub timeout_secs: u64,
+}
+
+impl Default for StripeConfig {
+    fn default() -> Self {
+        StripeConfig {
+            secret_key: None,
+            secret_key_file: None,
+            webhook_secret: None,
+            webhook_secret_file: None,
+            api_base: STRIPE_API_BASE.into(),
+            timeout_secs: 10,
+        }
+    }
+}
+
+impl StripeConfig {
+    /// True when both keys are set.
+    pub fn enabled(&self) -> bool {
+        self.secret_key.is_some() && self.webhook_secret.is_some()
+    }
+
+    /// Reads the `*_file` settings into the keys (a file beats an inline value,
+    /// surrounding whitespace is trimmed), then checks the settings.
+    fn resolve(&mut self) -> Result<(), ConfigError> {
+        fn read(key: &'static str, path: &Path) -> Result<Secret, ConfigError> {
+            let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Invalid {
+                key,
+                message: format!("cannot read {}: {e}", path.display()),
+            })?;
+            let value = text.trim();
+            if value.is_empty() {
+                return Err(ConfigError::Invalid {
+                    key,
+                    message: format!("{} is empty", path.display()),
+                });
+            }
+            Ok(Secret::new(value))
+        }
+        if let Some(path) = &self.secret_key_file {
+            self.secret_key = Some(read("stripe.secret_key_file", path)?);
+        }
+        if let Some(path) = &self.webhook_secret_file {
+            self.webhook_secret = Some(read("stripe.webhook_secret_file", path)?);
+        }
+        if self.secret_key.is_some() != self.webhook_secret.is_some() {
+            return Err(ConfigError::Invalid {
+                key: "stripe",
+                message: "set both PARKD_STRIPE_SECRET_KEY and PARKD_STRIPE_WEBHOOK_SECRET \
+                          (or their _FILE variants), or neither"
+                    .into(),
+            });
+        }
+        for (key, secret) in [
+            ("stripe.secret_key", &self.secret_key),
+            ("stripe.webhook_secret", &self.webhook_secret),
+        ] {
+            if let Some(secret) = secret
+                && (secret.expose().is_empty()
+                    || secret.expose().bytes().any(|b| !b.is_ascii_graphic()))
+            {
+                return Err(ConfigError::Invalid {
+                    key,
+                    message: "must be printable ASCII without spaces".into(),
+                });
+            }
+        }
+        if !(self.api_base.starts_with("https://") || self.api_base.starts_with("http://")) {
+            return Err(ConfigError::Invalid {
+                key: "stripe.api_base",
+                message: format!("{:?}: must be an http(s) URL", self.api_base),
+            });
+        }
+        if !self.api_base.ends_with('/') {
+            self.api_base.push('/');
+        }
+        if !(1..=120).contains(&self.timeout_secs) {
+            return Err(ConfigError::Invalid {
+                key: "stripe.timeout_secs",
+                message: "must be between 1 and 120".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// Everything parkd reads at start-up.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -101,6 +239,8 @@ pub struct Config {
     pub log_format: String,
     /// Rate limits.
     pub rate_limits: RateLimits,
+    /// Online payments.
+    pub stripe: StripeConfig,
 }
 
 impl Default for Config {
@@ -116,6 +256,7 @@ impl Default for Config {
             hash_concurrency: 2,
             log_format: "json".into(),
             rate_limits: RateLimits::default(),
+            stripe: StripeConfig::default(),
         }
     }
 }
@@ -163,6 +304,7 @@ impl Config {
         if let Some(format) = overrides.log_format {
             config.log_format = format;
         }
+        config.stripe.resolve()?;
         config.validate()?;
         Ok(config)
     }
@@ -247,6 +389,28 @@ impl Config {
             &mut limits.requests_per_second_per_ip,
         )?;
         parse(&env, "PARKD_RATE_LIMITS_BURST", &mut limits.burst)?;
+        let stripe = &mut self.stripe;
+        for (key, target) in [
+            ("PARKD_STRIPE_SECRET_KEY", &mut stripe.secret_key),
+            ("PARKD_STRIPE_WEBHOOK_SECRET", &mut stripe.webhook_secret),
+        ] {
+            if let Some(value) = env(key).filter(|v| !v.trim().is_empty()) {
+                *target = Some(Secret::new(value.trim()));
+            }
+        }
+        for (key, target) in [
+            ("PARKD_STRIPE_SECRET_KEY_FILE", &mut stripe.secret_key_file),
+            (
+                "PARKD_STRIPE_WEBHOOK_SECRET_FILE",
+                &mut stripe.webhook_secret_file,
+            ),
+        ] {
+            if let Some(value) = env(key).filter(|v| !v.trim().is_empty()) {
+                *target = Some(PathBuf::from(value.trim()));
+            }
+        }
+        parse(&env, "PARKD_STRIPE_API_BASE", &mut stripe.api_base)?;
+        parse(&env, "PARKD_STRIPE_TIMEOUT_SECS", &mut stripe.timeout_secs)?;
         Ok(())
     }
 
@@ -341,6 +505,18 @@ register_per_hour_per_ip = 30
 register_per_hour_per_email = 5
 requests_per_second_per_ip = 100
 burst = 200
+
+[stripe]
+# Online payments for `prepaid` lots. Without both keys such lots are refused.
+# Keys are secrets: prefer the _file settings (PARKD_STRIPE_SECRET_KEY_FILE,
+# PARKD_STRIPE_WEBHOOK_SECRET_FILE) or the PARKD_STRIPE_SECRET_KEY and
+# PARKD_STRIPE_WEBHOOK_SECRET variables to writing them here.
+# secret_key_file = "/run/secrets/stripe_secret_key"
+# webhook_secret_file = "/run/secrets/stripe_webhook_secret"
+# Stripe's API (PARKD_STRIPE_API_BASE); tests point it at a local server.
+api_base = "https://api.stripe.com/"
+# Seconds to wait for one Stripe call.
+timeout_secs = 10
 "#;
 
 #[cfg(test)]
@@ -404,6 +580,49 @@ mod tests {
         });
         let err = bad.expect_err("not a number");
         assert!(err.to_string().contains("PARKD_HASH_CONCURRENCY"), "{err}");
+    }
+
+    #[test]
+    fn stripe_keys_come_from_env_or_files_and_never_show_in_debug() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key_file = dir.path().join("sk");
+        std::fs::write(&key_file, "sk_test_from_file\n").expect("write");
+        let key_path = key_file.display().to_string();
+        let env = |key: &str| match key {
+            "PARKD_STRIPE_SECRET_KEY_FILE" => Some(key_path.clone()),
+            "PARKD_STRIPE_WEBHOOK_SECRET" => Some("whsec_from_env".to_owned()),
+            "PARKD_STRIPE_API_BASE" => Some("http://127.0.0.1:9".to_owned()),
+            _ => None,
+        };
+        let config = Config::load_with_env(None, Overrides::default(), env).expect("valid");
+        assert!(config.stripe.enabled());
+        assert_eq!(
+            config.stripe.secret_key.as_ref().map(Secret::expose),
+            Some("sk_test_from_file")
+        );
+        assert_eq!(config.stripe.api_base, "http://127.0.0.1:9/");
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("sk_test_from_file"), "{debug}");
+        assert!(!debug.contains("whsec_from_env"), "{debug}");
+        assert!(debug.contains("[redacted]"));
+
+        let only_one = Config::load_with_env(None, Overrides::default(), |k| {
+            (k == "PARKD_STRIPE_SECRET_KEY").then(|| "sk_test_x".to_owned())
+        });
+        let err = only_one.expect_err("half configured");
+        assert!(
+            err.to_string().contains("PARKD_STRIPE_WEBHOOK_SECRET"),
+            "{err}"
+        );
+        let missing = Config::load_with_env(None, Overrides::default(), |k| match k {
+            "PARKD_STRIPE_SECRET_KEY_FILE" => Some("/nonexistent/sk".to_owned()),
+            "PARKD_STRIPE_WEBHOOK_SECRET" => Some("whsec_x".to_owned()),
+            _ => None,
+        });
+        let err = missing.expect_err("unreadable file");
+        assert!(err.to_string().contains("stripe.secret_key_file"), "{err}");
+        let plain = Config::load_with_env(None, Overrides::default(), |_| None).expect("valid");
+        assert!(!plain.stripe.enabled(), "no keys, no payments");
     }
 
     #[test]

@@ -51,6 +51,9 @@ pub enum ApiError {
     /// Storage is down; try again.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// The payment provider cannot be reached; nothing was booked or charged.
+    #[error("payment is unavailable: {0}")]
+    PaymentUnavailable(String),
     /// A bug or an unexpected failure; details are logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -117,6 +120,11 @@ impl ApiError {
                 "unavailable",
                 "Service unavailable",
             ),
+            ApiError::PaymentUnavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "payment-unavailable",
+                "Payment unavailable",
+            ),
             ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -131,6 +139,10 @@ impl ApiError {
         let detail = match self {
             ApiError::Internal(_) => "internal error".to_owned(),
             ApiError::Unavailable(_) => "storage is unavailable; retry shortly".to_owned(),
+            ApiError::PaymentUnavailable(_) => {
+                "payment is unavailable right now; nothing was booked or charged, retry shortly"
+                    .to_owned()
+            }
             other => other.to_string(),
         };
         Problem {
@@ -189,6 +201,9 @@ impl IntoResponse for ApiError {
             }
             ApiError::Unavailable(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+            }
+            ApiError::PaymentUnavailable(_) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
             }
             ApiError::Unauthorized(_) => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

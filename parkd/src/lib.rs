@@ -13,6 +13,9 @@
 //! - [`auth`] — passwords, tokens, encryption of personal data, key files.
 //! - [`outbox`] — the dispatcher publishing the event outbox to an in-process
 //!   bus, in order, at least once.
+//! - [`payments`] — the Stripe adapter (async-stripe client, webhook
+//!   verification); the payment flows are [`service::payments`]. With the
+//!   `test-support` feature, `fake_stripe` is a Stripe stand-in for tests.
 //! - [`app`] — start-up, background jobs, serving and graceful shutdown;
 //!   [`config`] — defaults, TOML file, `PARKD_*` environment, flags.
 //!
@@ -25,9 +28,12 @@ pub mod config;
 pub mod demo;
 pub mod engine;
 pub mod error;
+#[cfg(feature = "test-support")]
+pub mod fake_stripe;
 pub mod limits;
 pub mod metrics;
 pub mod outbox;
+pub mod payments;
 pub mod service;
 pub mod state;
 pub mod store;

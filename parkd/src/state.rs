@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::engine::Engine;
 use crate::limits::Limits;
 use crate::outbox::EventBus;
+use crate::service::payments::Payments;
 use crate::store::interface::Store;
 
 /// Shared, cheaply cloned application state.
@@ -39,6 +40,8 @@ pub struct Inner {
     pub limits: Limits,
     /// Where the outbox dispatcher publishes events.
     pub events: EventBus,
+    /// Online payments: the Stripe client and the prepaid lots.
+    pub payments: Payments,
 }
 
 impl std::fmt::Debug for Inner {

@@ -8,10 +8,12 @@ use std::sync::Arc;
 
 use crate::app;
 use crate::auth::{Password, Role};
-use crate::config::{Config, RateLimits};
+use crate::config::{Config, RateLimits, Secret};
+use crate::fake_stripe::FakeStripe;
 use crate::service::accounts::{self, NewUser};
 use crate::state::AppState;
 use crate::store::interface::{LotRecord, TenantRecord};
+use crate::store::payments::PaymentMode;
 use chrono::Utc;
 use parking_core::model::{
     BookingRules, GeoPoint, Lot, LotId, OperatingHours, Spot, SpotId, SpotKind, TenantId,
@@ -37,6 +39,8 @@ pub struct TestApp {
     pub lot: LotId,
     /// The seeded lot's spots.
     pub spots: Vec<SpotId>,
+    /// The fake Stripe, for a parkd made by [`TestApp::spawn_prepaid`].
+    pub stripe: Option<FakeStripe>,
     _dir: tempfile::TempDir,
     _shutdown: oneshot::Sender<()>,
 }
@@ -45,8 +49,42 @@ impl TestApp {
     /// parkd with rate limits off, a tenant, an operator, a driver and a lot
     /// of two regular spots priced by the example card.
     pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(None).await
+    }
+
+    /// As [`TestApp::spawn`], with parkd paying through a fake Stripe and the
+    /// seeded lot prepaid. Webhooks are delivered by [`TestApp::settle`].
+    pub async fn spawn_prepaid() -> TestApp {
+        let stripe = FakeStripe::start("sk_test_testing", "whsec_testing").await;
+        let mut app = TestApp::spawn_with(Some(&stripe)).await;
+        crate::service::payments::set_mode(&app.state, app.lot, PaymentMode::Prepaid)
+            .await
+            .expect("prepaid lot");
+        app.stripe = Some(stripe);
+        app
+    }
+
+    /// The payer's app completes `intent_id` at the fake Stripe, and its
+    /// `payment_intent.succeeded` webhook is delivered; returns the webhook's
+    /// status.
+    pub async fn settle(&self, intent_id: &str) -> u16 {
+        let stripe = self.stripe.as_ref().expect("a prepaid TestApp");
+        stripe.complete(intent_id);
+        let event = stripe
+            .events()
+            .into_iter()
+            .rev()
+            .find(|e| e.kind == "payment_intent.succeeded")
+            .expect("success event");
+        let url = format!("{}/api/v1/payments/webhook", self.url);
+        stripe
+            .post_event(&url, &event, Utc::now().timestamp())
+            .await
+    }
+
+    async fn spawn_with(stripe: Option<&FakeStripe>) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
-        let config = Config {
+        let mut config = Config {
             listen: "127.0.0.1:0".parse().expect("valid address"),
             data_dir: dir.path().to_owned(),
             sync_full: false,
@@ -56,6 +94,11 @@ impl TestApp {
             },
             ..Config::default()
         };
+        if let Some(stripe) = stripe {
+            config.stripe.secret_key = Some(Secret::new("sk_test_testing"));
+            config.stripe.webhook_secret = Some(Secret::new("whsec_testing"));
+            config.stripe.api_base = stripe.url.clone();
+        }
         let state = app::build(config).await.expect("parkd starts");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -83,6 +126,7 @@ impl TestApp {
             state,
             lot,
             spots,
+            stripe: None,
             _dir: dir,
             _shutdown: tx,
         }

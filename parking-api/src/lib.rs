@@ -20,6 +20,7 @@
 //! - [`events`] — the event log's query and page ([`EventPage`]);
 //! - [`analytics`] — occupancy series, revenue per day, the lot summary;
 //! - [`ops`] — health and readiness;
+//! - [`payments`] — lot payment modes, a booking's payment, refunds;
 //! - [`alerts`] — sensor readings, device keys, alerts;
 //! - [`ws`] — the WebSocket protocol of `/ws`.
 //!
@@ -40,6 +41,7 @@ pub mod common;
 pub mod events;
 pub mod lots;
 pub mod ops;
+pub mod payments;
 pub mod rates;
 pub mod reservations;
 pub mod spots;
@@ -52,6 +54,7 @@ pub use common::*;
 pub use events::*;
 pub use lots::*;
 pub use ops::*;
+pub use payments::*;
 pub use rates::*;
 pub use reservations::*;
 pub use spots::*;

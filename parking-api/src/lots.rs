@@ -13,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::common::{Checks, FieldError, MoneyDto, PageQuery, double_option};
+use crate::payments::PaymentModeDto;
 use crate::spots::SpotKindDto;
 
 /// The search radius when none is given, in metres.
@@ -258,6 +259,9 @@ pub struct Lot {
     /// Free spots now, per kind.
     #[schema(value_type = BTreeMap<String, u32>)]
     pub available: KindCountsDto,
+    /// How bookings are paid.
+    #[serde(default)]
+    pub payment_mode: PaymentModeDto,
 }
 
 impl Lot {
@@ -282,7 +286,14 @@ impl Lot {
             amenities: lot.amenities.iter().map(|&a| a.into()).collect(),
             total_spots,
             available: kind_counts(available),
+            payment_mode: PaymentModeDto::OnSite,
         }
+    }
+
+    /// The same lot showing its payment mode (kept by parkd, not by the core).
+    pub fn with_payment_mode(mut self, payment_mode: PaymentModeDto) -> Self {
+        self.payment_mode = payment_mode;
+        self
     }
 
     /// The same lot showing `external_id` (kept by storage, not by the core).
@@ -345,6 +356,10 @@ pub struct CreateLotRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(min_length = 1, max_length = 200)]
     pub external_id: Option<String>,
+    /// `on_site` (default) or `prepaid`; `prepaid` needs parkd configured
+    /// with Stripe keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_mode: Option<PaymentModeDto>,
 }
 
 impl CreateLotRequest {
@@ -457,6 +472,9 @@ pub struct UpdateLotRequest {
     /// Replaces the amenities.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amenities: Option<Vec<AmenityDto>>,
+    /// `on_site` or `prepaid` (needs Stripe keys).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_mode: Option<PaymentModeDto>,
 }
 
 impl UpdateLotRequest {
@@ -667,6 +685,7 @@ mod tests {
             amenities: None,
             tenant_id: None,
             external_id: Some(" padded".to_owned()),
+            payment_mode: None,
         };
         assert_eq!(
             fields(bad.validate()),

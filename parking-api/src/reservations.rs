@@ -10,6 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::common::{Checks, FieldError, MoneyDto, PageQuery};
+use crate::payments::ReservationPayment;
 use crate::rates::QuoteDto;
 use crate::spots::SpotKindDto;
 
@@ -227,6 +228,9 @@ pub struct Reservation {
     pub quote: Option<QuoteDto>,
     /// When it was made.
     pub created_at: DateTime<Utc>,
+    /// Its latest payment, at a prepaid lot (on single answers, not listings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<ReservationPayment>,
 }
 
 impl Reservation {
@@ -245,7 +249,14 @@ impl Reservation {
             total_cost: r.total.into(),
             quote: quote.map(QuoteDto::from),
             created_at: r.created_at,
+            payment: None,
         }
+    }
+
+    /// The same reservation showing its payment.
+    pub fn with_payment(mut self, payment: Option<ReservationPayment>) -> Self {
+        self.payment = payment;
+        self
     }
 }
 

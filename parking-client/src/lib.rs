@@ -12,7 +12,7 @@
 //!   rotated pair is persisted ([`MemoryTokens`] keeps it in memory);
 //! - one module per resource, each adding its methods to [`Client`]:
 //!   [`auth`], [`users`], [`lots`], [`spots`], [`rates`], [`reservations`],
-//!   [`analytics`], [`ops`], [`devices`].
+//!   [`analytics`], [`ops`], [`devices`], [`payments`].
 
 pub mod analytics;
 pub mod auth;
@@ -21,6 +21,7 @@ pub mod devices;
 pub mod error;
 pub mod lots;
 pub mod ops;
+pub mod payments;
 pub mod rates;
 pub mod reservations;
 pub mod spots;

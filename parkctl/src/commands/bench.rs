@@ -212,6 +212,7 @@ async fn setup(
                 amenities: None,
                 tenant_id,
                 external_id: None,
+                payment_mode: None,
             })
             .await
             .map_err(|e| ctx.fail(e))?;

@@ -157,6 +157,7 @@ pub async fn run(ctx: &Context, command: LotsCommand) -> Result<(), CtlError> {
                     .map(|t| parse_id("tenant", t))
                     .transpose()?,
                 external_id,
+                payment_mode: None,
             };
             request.validate().map_err(invalid)?;
             let lot = client.create_lot(&request).await.map_err(|e| ctx.fail(e))?;

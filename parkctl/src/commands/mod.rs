@@ -8,6 +8,7 @@ pub mod devices;
 pub mod docs;
 pub mod import;
 pub mod lots;
+pub mod payments;
 pub mod profile;
 pub mod rates;
 pub mod spots;

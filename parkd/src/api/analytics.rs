@@ -146,7 +146,8 @@ pub async fn occupancy(
 
 /// Booked revenue per lot-local calendar day, for the confirmed, checked-in and
 /// completed stays that start in `[from, to)`; each stay counts on the local day it
-/// starts.
+/// starts. At a prepaid lot: what the payments for those stays took, net of
+/// refunds (cancellation fees kept included).
 #[utoipa::path(
     get,
     path = "/analytics/revenue",
@@ -175,8 +176,20 @@ pub async fn revenue(
     // across adjacent ranges.
     reservations.retain(|r| window.contains_instant(r.interval.start()));
     let currency = currency_of(&lot, &reservations);
-    let days =
-        revenue_by_local_day(&reservations, lot.time_zone, currency).map_err(analytics_error)?;
+    let days = if state.payments.is_prepaid(lot.id) {
+        // A prepaid lot's revenue is what its payments took net of refunds, so
+        // the report reconciles with `GET /payments`.
+        crate::service::payments::revenue_by_local_day(
+            &state,
+            lot.id,
+            lot.time_zone,
+            window,
+            currency,
+        )
+        .await?
+    } else {
+        revenue_by_local_day(&reservations, lot.time_zone, currency).map_err(analytics_error)?
+    };
     let total = days
         .iter()
         .try_fold(Money::zero(currency), |sum, (_, amount)| {

@@ -21,6 +21,7 @@ use uuid::Uuid;
 use super::extract::{Actor, ApiJson, ApiQuery};
 use crate::error::ApiError;
 use crate::service::lots::{self, Found, Search};
+use crate::service::payments;
 use crate::state::AppState;
 
 /// The routes of this resource.
@@ -59,6 +60,7 @@ fn lot_dto(state: &AppState, lot: &CoreLot) -> Lot {
         }
     };
     wire.with_external_id(lots::external_id(state, lot.id))
+        .with_payment_mode(payments::mode_dto(state.payments.mode(lot.id)))
 }
 
 /// Lots within `radius` metres (default 1000, at most 50000) of `lat`/`lng`,
@@ -180,7 +182,7 @@ pub async fn lot_by_external_id(
         (status = 403, body = Problem, description = "Not staff, or an operator naming another tenant"),
         (status = 409, body = Problem, description = "Another lot already has this external_id"),
         (status = 413, body = Problem),
-        (status = 422, body = Problem, description = "Invalid fields; an admin without or with an unknown tenant_id")
+        (status = 422, body = Problem, description = "Invalid fields; an admin without or with an unknown tenant_id; `prepaid` without Stripe keys")
     )
 )]
 pub async fn create_lot(
@@ -195,7 +197,14 @@ pub async fn create_lot(
     let lot = request
         .to_lot(LotId::new(), tenant)
         .map_err(ApiError::Validation)?;
+    let mode = request.payment_mode.map(payments::mode_of);
+    if let Some(mode) = mode {
+        payments::check_mode(&state, mode)?;
+    }
     lots::create_lot(&state, lot.clone(), request.external_id).await?;
+    if let Some(mode) = mode.filter(|m| *m != Default::default()) {
+        payments::set_mode(&state, lot.id, mode).await?;
+    }
     Ok((StatusCode::CREATED, Json(lot_dto(&state, &lot))))
 }
 
@@ -212,7 +221,7 @@ pub async fn create_lot(
         (status = 200, body = Lot),
         (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 413, body = Problem),
-        (status = 422, body = Problem)
+        (status = 422, body = Problem, description = "Invalid fields; `prepaid` without Stripe keys")
     )
 )]
 pub async fn update_lot(
@@ -221,10 +230,17 @@ pub async fn update_lot(
     Path(id): Path<Uuid>,
     ApiJson(request): ApiJson<UpdateLotRequest>,
 ) -> Result<Json<Lot>, ApiError> {
+    let mode = request.payment_mode.map(payments::mode_of);
+    if let Some(mode) = mode {
+        payments::check_mode(&state, mode)?;
+    }
     let lot = lots::update_lot(&state, &actor, LotId::from_uuid(id), |lot| {
         request.apply(lot).map_err(ApiError::Validation)
     })
     .await?;
+    if let Some(mode) = mode {
+        payments::set_mode(&state, lot.id, mode).await?;
+    }
     Ok(Json(lot_dto(&state, &lot)))
 }
 

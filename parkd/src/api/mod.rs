@@ -10,6 +10,7 @@ pub mod events;
 pub mod extract;
 pub mod lots;
 pub mod ops;
+pub mod payments;
 pub mod rates;
 pub mod reservations;
 pub mod sensors;
@@ -54,6 +55,7 @@ use crate::state::AppState;
         (name = "analytics", description = "Occupancy, revenue, summaries"),
         (name = "events", description = "The event log, for replay"),
         (name = "sensors", description = "Device keys, sensor readings, alerts"),
+        (name = "payments", description = "Online payments through Stripe, refunds, the webhook"),
         (name = "ops", description = "Health, readiness, metrics")
     )
 )]
@@ -91,6 +93,7 @@ fn api_v1(max_body: usize) -> OpenApiRouter<AppState> {
         .merge(spots::routes())
         .merge(rates::routes())
         .merge(events::routes())
+        .merge(payments::routes())
         .merge(devices::routes())
         .merge(alerts::routes())
         .layer(RequestBodyLimitLayer::new(max_body))

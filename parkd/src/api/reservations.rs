@@ -6,6 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use parking_api::common::{MoneyDto, Page, Problem};
+use parking_api::payments::PayRequest;
 use parking_api::reservations::{
     CancelResponse, CreateReservationRequest, IDEMPOTENCY_KEY_HEADER, Reservation,
     ReservationsQuery, ReserveSpotRequest, UpdateReservationRequest,
@@ -20,6 +21,7 @@ use uuid::Uuid;
 use super::extract::{Actor, ApiJson, ApiQuery};
 use crate::error::ApiError;
 use crate::service::booking::{self, BookingView, IdempotencyKey, NewBooking};
+use crate::service::payments;
 use crate::state::AppState;
 use crate::store::interface::{PageRequest, ReservationFilter, Scope};
 
@@ -31,11 +33,28 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(confirm))
         .routes(routes!(check_in))
         .routes(routes!(check_out))
+        .routes(routes!(pay))
         .routes(routes!(reserve_spot))
 }
 
-fn dto(view: &BookingView) -> Reservation {
-    Reservation::from_core(&view.reservation, &view.spot_label, view.quote.as_ref())
+fn dto(view: &BookingView, actor: &Actor) -> Reservation {
+    Reservation::from_core(&view.reservation, &view.spot_label, view.quote.as_ref()).with_payment(
+        view.payment
+            .as_ref()
+            .map(|p| payments::reservation_payment(p, actor)),
+    )
+}
+
+/// A single reservation's answer, with its latest payment.
+async fn answer(
+    state: &AppState,
+    actor: &Actor,
+    mut view: BookingView,
+) -> Result<Json<Reservation>, ApiError> {
+    if view.payment.is_none() {
+        view.payment = payments::latest(state, view.reservation.id).await?;
+    }
+    Ok(Json(dto(&view, actor)))
 }
 
 fn money(m: Option<MoneyDto>, field: &str) -> Result<Option<Money>, ApiError> {
@@ -131,11 +150,11 @@ async fn book(
         return Ok(answer);
     }
     let result = booking::create(state, actor, new, key.clone(), |view| {
-        serde_json::to_string(&dto(view)).map_err(|e| ApiError::Internal(e.to_string()))
+        serde_json::to_string(&dto(view, actor)).map_err(|e| ApiError::Internal(e.to_string()))
     })
     .await;
     match result {
-        Ok(view) => Ok((StatusCode::CREATED, Json(dto(&view))).into_response()),
+        Ok(view) => Ok((StatusCode::CREATED, Json(dto(&view, actor))).into_response()),
         // A concurrent retry with the same key won the race: answer as it did.
         Err(e @ ApiError::Conflict { .. }) => match &key {
             Some(key) => match replay(state, actor, key).await? {
@@ -161,7 +180,8 @@ async fn book(
         (status = 201, body = Reservation),
         (status = 401, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem, description = "Not available, or the price changed (the problem carries `quote`)"),
-        (status = 422, body = Problem)
+        (status = 422, body = Problem),
+        (status = 503, body = Problem, description = "Prepaid lot and Stripe unreachable: nothing was booked; retry after `Retry-After`")
     )
 )]
 pub async fn create(
@@ -271,7 +291,7 @@ pub async fn show(
     Path(id): Path<Uuid>,
 ) -> Result<Json<Reservation>, ApiError> {
     let view = booking::show(&state, &actor, ReservationId::from_uuid(id)).await?;
-    Ok(Json(dto(&view)))
+    answer(&state, &actor, view).await
 }
 
 /// Changes a booking's times: re-checked and re-priced.
@@ -304,10 +324,11 @@ pub async fn update(
         expected,
     )
     .await?;
-    Ok(Json(dto(&view)))
+    answer(&state, &actor, view).await
 }
 
-/// Cancels; the answer carries the refund due under the lot's policy.
+/// Cancels; the answer carries the refund due under the lot's policy (at a
+/// prepaid lot: refunded through Stripe, never more than was paid).
 #[utoipa::path(
     delete,
     path = "/reservations/{id}",
@@ -316,7 +337,8 @@ pub async fn update(
     security(("bearer" = [])),
     responses(
         (status = 200, body = CancelResponse), (status = 401, body = Problem), (status = 404, body = Problem),
-        (status = 409, body = Problem)
+        (status = 409, body = Problem),
+        (status = 503, body = Problem, description = "Stripe unreachable: nothing was cancelled; retry")
     )
 )]
 pub async fn cancel(
@@ -325,8 +347,9 @@ pub async fn cancel(
     Path(id): Path<Uuid>,
 ) -> Result<Json<CancelResponse>, ApiError> {
     let (view, refund) = booking::cancel(&state, &actor, ReservationId::from_uuid(id)).await?;
+    let Json(reservation) = answer(&state, &actor, view).await?;
     Ok(Json(CancelResponse {
-        reservation: dto(&view),
+        reservation,
         refund: refund.into(),
     }))
 }
@@ -346,7 +369,7 @@ pub async fn confirm(
     Path(id): Path<Uuid>,
 ) -> Result<Json<Reservation>, ApiError> {
     let view = booking::confirm(&state, &actor, ReservationId::from_uuid(id)).await?;
-    Ok(Json(dto(&view)))
+    answer(&state, &actor, view).await
 }
 
 /// The driver has arrived.
@@ -364,7 +387,7 @@ pub async fn check_in(
     Path(id): Path<Uuid>,
 ) -> Result<Json<Reservation>, ApiError> {
     let view = booking::check_in(&state, &actor, ReservationId::from_uuid(id)).await?;
-    Ok(Json(dto(&view)))
+    answer(&state, &actor, view).await
 }
 
 /// The driver has left; the spot is free again.
@@ -382,5 +405,40 @@ pub async fn check_out(
     Path(id): Path<Uuid>,
 ) -> Result<Json<Reservation>, ApiError> {
     let view = booking::check_out(&state, &actor, ReservationId::from_uuid(id)).await?;
-    Ok(Json(dto(&view)))
+    answer(&state, &actor, view).await
+}
+
+/// Confirms a held prepaid booking's payment with a saved payment method
+/// (operators' desks, tests); drivers' apps confirm with Stripe directly using
+/// the client secret. A declined card releases the hold (422).
+#[utoipa::path(
+    post,
+    path = "/reservations/{id}/pay",
+    tag = "reservations",
+    request_body = PayRequest,
+    params(("id" = Uuid, Path)),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Reservation, description = "Paid and confirmed"),
+        (status = 401, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "No payment waiting, or the hold expired"),
+        (status = 422, body = Problem, description = "Declined (the hold is released) or refused"),
+        (status = 503, body = Problem, description = "Stripe unreachable; retry")
+    )
+)]
+pub async fn pay(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+    ApiJson(request): ApiJson<PayRequest>,
+) -> Result<Json<Reservation>, ApiError> {
+    request.validate().map_err(ApiError::Validation)?;
+    let view = payments::pay(
+        &state,
+        &actor,
+        ReservationId::from_uuid(id),
+        &request.payment_method,
+    )
+    .await?;
+    answer(&state, &actor, view).await
 }

@@ -20,9 +20,11 @@ use tracing::warn;
 
 use crate::api::extract::Actor;
 use crate::error::ApiError;
+use crate::service::payments;
 use crate::state::AppState;
 use crate::store::StoreError;
 use crate::store::interface::{IdempotencyRecord, ReservationRecord};
+use crate::store::payments::{PaymentPurpose, PaymentRecord};
 
 /// A booking request after parsing.
 #[derive(Clone, Debug)]
@@ -57,13 +59,15 @@ pub struct BookingView {
     pub spot_label: String,
     /// The quote its price came from.
     pub quote: Option<Quote>,
+    /// Its latest payment (prepaid lots), when the answer shows it.
+    pub payment: Option<PaymentRecord>,
 }
 
 const TAKEN: &str = "the spot is not available for the requested time";
 
 /// A failed commit: the database's no-overlap rule refused it (another request
 /// won the spot) or storage failed.
-fn commit_error(e: StoreError) -> ApiError {
+pub(crate) fn commit_error(e: StoreError) -> ApiError {
     match e {
         StoreError::Conflict(_) => ApiError::conflict(TAKEN),
         other => other.into(),
@@ -138,6 +142,9 @@ pub async fn create(
 ) -> Result<BookingView, ApiError> {
     let now = Utc::now();
     let id = ReservationId::new();
+    // A prepaid booking is held until its payment succeeds.
+    let prepaid = state.payments.is_prepaid(request.lot_id);
+    let hold = request.hold || prepaid;
     let (reservation, spot_label, quote) = {
         let mut city = state.engine.write();
         let lot = city
@@ -152,9 +159,11 @@ pub async fn create(
                 .ok_or(ApiError::NotFound("spot"))?,
         };
         let quote = agreed_price(lot, kind, &request.interval, now, request.expected_total)?;
-        let hold_until = request
-            .hold
-            .then(|| now + Duration::minutes(i64::from(lot.lot.rules.hold_minutes)));
+        if prepaid {
+            payments::check_chargeable(quote.total)?;
+        }
+        let hold_until =
+            hold.then(|| now + Duration::minutes(i64::from(lot.lot.rules.hold_minutes)));
         let booked = lot
             .inventory
             .book(
@@ -178,7 +187,7 @@ pub async fn create(
             spot_id: booked.spot_id,
             user_id: actor.user_id,
             interval: request.interval,
-            status: if request.hold {
+            status: if hold {
                 ReservationStatus::Held
             } else {
                 ReservationStatus::Confirmed
@@ -193,7 +202,11 @@ pub async fn create(
         reservation: reservation.clone(),
         spot_label,
         quote: Some(quote.clone()),
+        payment: None,
     };
+    if prepaid {
+        return create_prepaid(state, view, quote, idempotency, now, render).await;
+    }
     let idempotency = match idempotency {
         Some(key) => match render(&view) {
             Ok(body) => Some(IdempotencyRecord {
@@ -224,6 +237,38 @@ pub async fn create(
     Ok(view)
 }
 
+/// A prepaid booking: the hold and its `pending` payment commit first, then
+/// Stripe is asked for the intent (see `service::payments`).
+async fn create_prepaid(
+    state: &AppState,
+    view: BookingView,
+    quote: Quote,
+    idempotency: Option<IdempotencyKey>,
+    now: DateTime<Utc>,
+    render: impl FnOnce(&BookingView) -> Result<String, ApiError>,
+) -> Result<BookingView, ApiError> {
+    let reservation = view.reservation.clone();
+    let payment = payments::new_payment(
+        &reservation,
+        PaymentPurpose::Booking,
+        reservation.total,
+        "",
+        now,
+    );
+    let event = booked_event(&reservation);
+    if let Err(e) = state
+        .store
+        .insert_reservation_with_payment(reservation.clone(), Some(quote), event, payment.clone())
+        .await
+    {
+        undo_booking(state, reservation.lot_id, reservation.id);
+        return Err(commit_error(e));
+    }
+    metrics::counter!("parkd_bookings_total").increment(1);
+    payments::start_booking_payment(state, view, payment, idempotency.map(|k| (k, now)), render)
+        .await
+}
+
 fn undo_booking(state: &AppState, lot: LotId, id: ReservationId) {
     if let Ok(state) = state.engine.write().lot_mut(lot)
         && let Err(e) = state.inventory.release(id)
@@ -232,7 +277,7 @@ fn undo_booking(state: &AppState, lot: LotId, id: ReservationId) {
     }
 }
 
-fn booked_event(r: &Reservation) -> DomainEvent {
+pub(crate) fn booked_event(r: &Reservation) -> DomainEvent {
     DomainEvent::ParkingSpotBooked {
         reservation_id: r.id,
         lot_id: r.lot_id,
@@ -278,6 +323,7 @@ fn view_of(record: ReservationRecord) -> BookingView {
         reservation: record.reservation,
         spot_label: record.spot_label,
         quote,
+        payment: None,
     }
 }
 
@@ -297,6 +343,13 @@ pub async fn confirm(
     id: ReservationId,
 ) -> Result<BookingView, ApiError> {
     let record = visible(state, actor, id).await?;
+    if state.payments.is_prepaid(record.reservation.lot_id)
+        && record.reservation.status == ReservationStatus::Held
+    {
+        return Err(ApiError::conflict(
+            "this booking is confirmed by its payment: pay with the client secret or POST /reservations/{id}/pay",
+        ));
+    }
     let mut r = record.reservation.clone();
     let now = Utc::now();
     r.confirm(now).map_err(lifecycle_error)?;
@@ -309,22 +362,24 @@ pub async fn confirm(
             vec![booked_event(&r)],
         )
         .await?;
-    {
-        let mut city = state.engine.write();
-        if let Ok(lot) = city.lot_mut(r.lot_id) {
-            // The sweeper may have dropped the hold from memory a moment before the
-            // commit: put the (now confirmed) booking back.
-            if lot.inventory.confirm(id).is_err()
-                && let Err(e) = lot.inventory.restore(&r, now)
-            {
-                warn!(reservation = %id, error = %e, "confirmed booking could not be restored in memory");
-            }
-        }
-    }
+    confirm_in_memory(state, &r, now);
     Ok(BookingView {
         reservation: r,
         ..view_of(record)
     })
+}
+
+/// Confirms a committed booking in memory. The sweeper may have dropped the
+/// hold from memory a moment before the commit: the (now confirmed) booking is
+/// put back.
+pub(crate) fn confirm_in_memory(state: &AppState, r: &Reservation, now: DateTime<Utc>) {
+    let mut city = state.engine.write();
+    if let Ok(lot) = city.lot_mut(r.lot_id)
+        && lot.inventory.confirm(r.id).is_err()
+        && let Err(e) = lot.inventory.restore(r, now)
+    {
+        warn!(reservation = %r.id, error = %e, "confirmed booking could not be restored in memory");
+    }
 }
 
 /// confirmed → checked in.
@@ -389,19 +444,33 @@ pub async fn cancel(
         ReservationStatus::Held => Money::zero(r.total.currency),
         _ => policy.refund(r.total, r.interval.start(), now),
     };
-    let events = vec![
-        DomainEvent::ReservationCancelled {
-            reservation_id: r.id,
-            lot_id: r.lot_id,
-            spot_id: r.spot_id,
-            refund,
-        },
-        released(&r, ReleaseReason::Cancelled),
-    ];
-    state
-        .store
-        .update_reservation(r.clone(), before, None, events)
-        .await?;
+    let events = |refund: Money| {
+        vec![
+            DomainEvent::ReservationCancelled {
+                reservation_id: r.id,
+                lot_id: r.lot_id,
+                spot_id: r.spot_id,
+                refund,
+            },
+            released(&r, ReleaseReason::Cancelled),
+        ]
+    };
+    let refund = if state.payments.is_prepaid(r.lot_id) {
+        // What was paid is refunded by the policy (never more than was paid),
+        // through Stripe, before the cancellation commits with the refund.
+        let due = if before == ReservationStatus::Held {
+            Money::zero(r.total.currency)
+        } else {
+            refund
+        };
+        payments::cancel_paid(state, before, &r, due, events).await?
+    } else {
+        state
+            .store
+            .update_reservation(r.clone(), before, None, events(refund))
+            .await?;
+        refund
+    };
     free_in_memory(state, r.lot_id, id);
     Ok((
         BookingView {
@@ -463,15 +532,25 @@ pub async fn reschedule(
     let mut r = old.clone();
     r.interval = interval;
     r.total = quote.total;
-    if let Err(e) = state
-        .store
-        .update_reservation(
-            r.clone(),
-            old.status,
-            Some(quote.clone()),
-            vec![booked_event(&r)],
-        )
-        .await
+    let events = vec![booked_event(&r)];
+    let payment = match payments::commit_reschedule(state, &old, &r, quote.clone(), events).await {
+        Ok(payment) => payment,
+        Err(e) => {
+            undo_reschedule(state, &old, now);
+            return Err(e);
+        }
+    };
+    Ok(BookingView {
+        reservation: r,
+        spot_label: record.spot_label,
+        quote: Some(quote),
+        payment,
+    })
+}
+
+/// Puts a booking whose change failed to commit back at its old times in memory.
+fn undo_reschedule(state: &AppState, old: &Reservation, now: DateTime<Utc>) {
+    let id = old.id;
     {
         let mut city = state.engine.write();
         if let Ok(lot) = city.lot_mut(old.lot_id)
@@ -481,16 +560,10 @@ pub async fn reschedule(
             // its no-overlap rule keeps refusing double bookings.
             warn!(reservation = %id, error = %undo, "could not restore the old times in memory");
         }
-        return Err(commit_error(e));
     }
-    Ok(BookingView {
-        reservation: r,
-        spot_label: record.spot_label,
-        quote: Some(quote),
-    })
 }
 
-fn released(r: &Reservation, reason: ReleaseReason) -> DomainEvent {
+pub(crate) fn released(r: &Reservation, reason: ReleaseReason) -> DomainEvent {
     DomainEvent::ParkingSpotReleased {
         reservation_id: r.id,
         lot_id: r.lot_id,
@@ -499,7 +572,7 @@ fn released(r: &Reservation, reason: ReleaseReason) -> DomainEvent {
     }
 }
 
-fn free_in_memory(state: &AppState, lot: LotId, id: ReservationId) {
+pub(crate) fn free_in_memory(state: &AppState, lot: LotId, id: ReservationId) {
     if let Ok(lot) = state.engine.write().lot_mut(lot) {
         // Already gone (swept or pruned) is fine: the goal is that it is free.
         let _ = lot.inventory.release(id);
@@ -524,6 +597,9 @@ pub async fn sweep(state: &AppState, now: DateTime<Utc>) -> Result<usize, ApiErr
         {
             Ok(()) => {
                 free_in_memory(state, r.lot_id, r.id);
+                if state.payments.is_prepaid(r.lot_id) {
+                    payments::after_hold_expired(state, &r).await;
+                }
                 changed += 1;
             }
             Err(StoreError::Conflict(_)) => {} // confirmed meanwhile

@@ -3,4 +3,5 @@
 pub mod accounts;
 pub mod booking;
 pub mod lots;
+pub mod payments;
 pub mod sensors;

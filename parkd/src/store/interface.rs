@@ -205,7 +205,9 @@ pub struct Snapshot {
 
 /// The storage parkd runs on.
 #[async_trait]
-pub trait Store: super::sensors::SensorStore + Send + Sync + 'static {
+pub trait Store:
+    super::sensors::SensorStore + super::payments::PaymentStore + Send + Sync + 'static
+{
     // --- users and tenants ---------------------------------------------------
 
     /// Stores a new user; `Conflict` if the email is taken.

@@ -6,6 +6,7 @@
 //! service layer never sees a SQL type.
 
 pub mod interface;
+pub mod payments;
 pub mod sensors;
 pub mod sqlite;
 

@@ -11,6 +11,7 @@ mod lots;
 mod lots_import;
 mod openapi;
 mod ops;
+mod payments;
 mod rates;
 mod reservations;
 mod sensors;

@@ -4,3 +4,4 @@
 mod auth;
 mod bookings;
 mod helpers;
+mod payments;

@@ -32,6 +32,7 @@ pub mod writer;
 
 mod events;
 mod lots;
+mod payments;
 mod reservations;
 mod rows;
 mod sensors;
