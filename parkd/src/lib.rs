@@ -12,7 +12,8 @@
 //!   with the SQLite implementation in [`store::sqlite`].
 //! - [`auth`] — passwords, tokens, encryption of personal data, key files.
 //! - [`outbox`] — the dispatcher publishing the event outbox to an in-process
-//!   bus, in order, at least once.
+//!   bus, in order, at least once; [`kafka`] — the same outbox to a Kafka topic
+//!   (feature `kafka`).
 //! - [`app`] — start-up, background jobs, serving and graceful shutdown;
 //!   [`config`] — defaults, TOML file, `PARKD_*` environment, flags.
 //!
@@ -25,6 +26,7 @@ pub mod config;
 pub mod demo;
 pub mod engine;
 pub mod error;
+pub mod kafka;
 pub mod limits;
 pub mod metrics;
 pub mod outbox;

@@ -134,6 +134,19 @@ pub fn spawn_dispatcher(state: &AppState) -> JoinHandle<()> {
     tokio::spawn(run(Arc::clone(&state.store), state.events.clone()))
 }
 
+/// Starts the publishers to the outside that `state`'s config asks for (Kafka
+/// with `kafka_brokers`). Each reads the outbox after its own cursor, so none
+/// of them can hold back the in-process bus or another.
+pub fn spawn_publishers(state: &AppState) -> Vec<JoinHandle<()>> {
+    let mut publishers = Vec::new();
+    #[cfg(feature = "kafka")]
+    publishers.extend(crate::kafka::spawn(state));
+    // Without the feature, `app::build` refuses a config that names brokers.
+    #[cfg(not(feature = "kafka"))]
+    let _ = state;
+    publishers
+}
+
 #[cfg(test)]
 mod tests {
     use parking_core::events::DomainEvent;

@@ -20,6 +20,7 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::StoreError;
+use super::cursors::CursorStore;
 use crate::auth::Role;
 
 /// A user as stored, with the password hash and the encrypted phone number.
@@ -205,7 +206,7 @@ pub struct Snapshot {
 
 /// The storage parkd runs on.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: CursorStore + Send + Sync + 'static {
     // --- users and tenants ---------------------------------------------------
 
     /// Stores a new user; `Conflict` if the email is taken.
