@@ -96,9 +96,13 @@ mod publisher {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use rdkafka::ClientConfig;
+    use std::sync::Mutex;
+    use std::time::Instant;
+
+    use rdkafka::config::RDKafkaLogLevel;
     use rdkafka::error::{KafkaError, RDKafkaErrorCode};
     use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
+    use rdkafka::{ClientConfig, ClientContext};
     use tokio::sync::broadcast::error::TryRecvError;
     use tokio::task::JoinHandle;
 
@@ -120,6 +124,49 @@ mod publisher {
     const LAG_REFRESH: Duration = Duration::from_secs(5);
     /// How long to wait when librdkafka's local queue is full.
     const QUEUE_FULL_WAIT: Duration = Duration::from_millis(20);
+    /// At most one warning per this interval for librdkafka's client errors.
+    const CLIENT_WARNING_INTERVAL: Duration = Duration::from_secs(60);
+
+    /// The producer, with its callbacks.
+    type KafkaProducer = FutureProducer<QuietContext>;
+
+    /// librdkafka's callbacks, made bearable: with a broker down it reports
+    /// every failed connection attempt (several lines a second at first, then
+    /// every couple of seconds, for as long as the outage lasts). Its log lines
+    /// go to `debug`; its errors are counted, and warned about at most once a
+    /// minute with how many were held back.
+    #[derive(Debug, Default)]
+    struct QuietContext {
+        warned: Mutex<Option<Instant>>,
+        held_back: std::sync::atomic::AtomicU64,
+    }
+
+    impl ClientContext for QuietContext {
+        fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+            tracing::debug!(target: "librdkafka", ?level, facility, "{message}");
+        }
+
+        fn error(&self, error: KafkaError, reason: &str) {
+            use std::sync::atomic::Ordering;
+            metrics::counter!("parkd_kafka_errors_total", "reason" => "client").increment(1);
+            mark_error_time();
+            let now = Instant::now();
+            let due = {
+                let mut warned = self.warned.lock().unwrap_or_else(|p| p.into_inner());
+                let due = warned.is_none_or(|at| now.duration_since(at) >= CLIENT_WARNING_INTERVAL);
+                if due {
+                    *warned = Some(now);
+                }
+                due
+            };
+            if due {
+                let held_back = self.held_back.swap(0, Ordering::Relaxed);
+                tracing::warn!(error = %error, reason, held_back, "kafka client error");
+            } else {
+                self.held_back.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
 
     /// Where and how to publish.
     #[derive(Clone, Debug, PartialEq, Eq)]
@@ -142,7 +189,7 @@ mod publisher {
             })
         }
 
-        fn producer(&self) -> Result<FutureProducer, KafkaError> {
+        fn producer(&self) -> Result<KafkaProducer, KafkaError> {
             ClientConfig::new()
                 .set("bootstrap.servers", &self.brokers)
                 .set("client.id", &self.client_id)
@@ -163,7 +210,7 @@ mod publisher {
                 // The Java client's partitioner: other producers of the same keys
                 // pick the same partitions.
                 .set("partitioner", "murmur2_random")
-                .create()
+                .create_with_context(QuietContext::default())
         }
     }
 
@@ -196,7 +243,7 @@ mod publisher {
     /// acknowledgement. Waiting for all of them even after a failure means no
     /// message of this attempt is still queued when the batch is sent again.
     async fn publish_batch(
-        producer: &FutureProducer,
+        producer: &KafkaProducer,
         topic: &str,
         events: &[StoredEvent],
     ) -> Result<(), PublishError> {
@@ -261,10 +308,13 @@ mod publisher {
     fn record_error(reason: &'static str, error: &dyn std::fmt::Display) {
         tracing::warn!(reason, error = %error, "kafka publishing failed; will retry");
         metrics::counter!("parkd_kafka_errors_total", "reason" => reason).increment(1);
-        let now = chrono::Utc::now();
+        mark_error_time();
+    }
+
+    fn mark_error_time() {
         #[allow(clippy::cast_precision_loss)]
         metrics::gauge!("parkd_kafka_last_error_timestamp_seconds")
-            .set(now.timestamp_millis() as f64 / 1000.0);
+            .set(chrono::Utc::now().timestamp_millis() as f64 / 1000.0);
     }
 
     /// Waits for the dispatcher to publish something new (the bus), or the
@@ -292,7 +342,7 @@ mod publisher {
     /// themselves are read from the outbox after the `kafka` cursor.
     pub async fn run(store: Arc<dyn Store>, bus: EventBus, settings: KafkaSettings) {
         let mut wake = bus.subscribe();
-        let mut slot: Option<FutureProducer> = None;
+        let mut slot: Option<KafkaProducer> = None;
         let mut cursor: Option<u64> = None;
         let mut backoff = FIRST_BACKOFF;
         tracing::info!(brokers = %settings.brokers, topic = %settings.topic, "kafka publisher starts");

@@ -138,13 +138,15 @@ pub fn spawn_dispatcher(state: &AppState) -> JoinHandle<()> {
 /// with `kafka_brokers`). Each reads the outbox after its own cursor, so none
 /// of them can hold back the in-process bus or another.
 pub fn spawn_publishers(state: &AppState) -> Vec<JoinHandle<()>> {
-    let mut publishers = Vec::new();
     #[cfg(feature = "kafka")]
-    publishers.extend(crate::kafka::spawn(state));
+    let kafka = crate::kafka::spawn(state);
     // Without the feature, `app::build` refuses a config that names brokers.
     #[cfg(not(feature = "kafka"))]
-    let _ = state;
-    publishers
+    let kafka: Option<JoinHandle<()>> = {
+        let _ = state;
+        None
+    };
+    kafka.into_iter().collect()
 }
 
 #[cfg(test)]
