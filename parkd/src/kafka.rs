@@ -93,11 +93,9 @@ pub use publisher::{KafkaSettings, run, spawn};
 /// The publisher loop over rdkafka.
 #[cfg(feature = "kafka")]
 mod publisher {
-    use std::sync::Arc;
-    use std::time::Duration;
-
-    use std::sync::Mutex;
-    use std::time::Instant;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
 
     use rdkafka::config::RDKafkaLogLevel;
     use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -112,10 +110,6 @@ mod publisher {
     use crate::state::AppState;
     use crate::store::interface::{Store, StoredEvent};
 
-    /// How long librdkafka keeps trying to deliver a message before the batch
-    /// counts as failed and is sent again (it waits that long for brokers to
-    /// come back; the events are safe in the outbox meanwhile).
-    const MESSAGE_TIMEOUT: Duration = Duration::from_secs(30);
     /// First wait after a failure; doubles up to [`MAX_BACKOFF`].
     const FIRST_BACKOFF: Duration = Duration::from_millis(500);
     /// Longest wait between two attempts.
@@ -138,7 +132,7 @@ mod publisher {
     #[derive(Debug, Default)]
     struct QuietContext {
         warned: Mutex<Option<Instant>>,
-        held_back: std::sync::atomic::AtomicU64,
+        held_back: AtomicU64,
     }
 
     impl ClientContext for QuietContext {
@@ -147,7 +141,6 @@ mod publisher {
         }
 
         fn error(&self, error: KafkaError, reason: &str) {
-            use std::sync::atomic::Ordering;
             metrics::counter!("parkd_kafka_errors_total", "reason" => "client").increment(1);
             mark_error_time();
             let now = Instant::now();
@@ -196,10 +189,13 @@ mod publisher {
                 // Idempotence: acks=all, at most 5 requests in flight, and
                 // librdkafka's own retries keep each partition's order.
                 .set("enable.idempotence", "true")
-                .set(
-                    "message.timeout.ms",
-                    MESSAGE_TIMEOUT.as_millis().to_string(),
-                )
+                // Never time a message out. An idempotent producer keeps order
+                // but leaves a gap where messages timed out while later ones got
+                // through (librdkafka's "message timeout considerations"); a
+                // batch resent after such a gap would reach consumers out of
+                // order. So a batch waits, however long the brokers are away;
+                // the lag gauge and the client errors show the outage.
+                .set("message.timeout.ms", "0")
                 // Notice a returning broker within seconds, not the default 10 s.
                 .set("reconnect.backoff.max.ms", "2000")
                 // The topic is the operator's to create, with the partitions
