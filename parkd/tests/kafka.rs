@@ -1,7 +1,8 @@
 //! The Kafka publisher against a real Kafka-protocol broker (tansu), feature
 //! `kafka`: every outbox event arrives, keyed by lot, in order per lot; a broker
 //! that is down does not stop bookings, and the events flow once it is up; a
-//! restarted parkd resumes from its cursor.
+//! missing topic is waited for, not created; a restarted parkd resumes from its
+//! cursor.
 //!
 //! The broker binary comes from `TANSU_BIN` (`.ci/run` installs it). Without it
 //! the tests say they were skipped, unless `PARKING_REQUIRE_KAFKA=1`, which makes
@@ -91,6 +92,13 @@ impl Broker {
     /// Starts tansu on `port`, waits until it accepts connections, and creates
     /// the topic (tansu creates none by itself).
     fn start(bin: &Path, port: u16) -> Broker {
+        let broker = Broker::start_without_topic(bin, port);
+        create_topic(bin, port);
+        broker
+    }
+
+    /// Starts tansu on `port` and waits until it accepts connections.
+    fn start_without_topic(bin: &Path, port: u16) -> Broker {
         let url = format!("tcp://127.0.0.1:{port}");
         let child = Command::new(bin)
             .args([
@@ -112,18 +120,22 @@ impl Broker {
             assert!(Instant::now() < deadline, "tansu never listened on {url}");
             std::thread::sleep(Duration::from_millis(50));
         }
-        let created = Command::new(bin)
-            .args(["topic", "create", TOPIC, "--broker", &url, "--partitions"])
-            .arg(PARTITIONS.to_string())
-            .output()
-            .expect("tansu topic create runs");
-        assert!(
-            created.status.success(),
-            "creating the topic: {}",
-            String::from_utf8_lossy(&created.stderr)
-        );
         broker
     }
+}
+
+fn create_topic(bin: &Path, port: u16) {
+    let url = format!("tcp://127.0.0.1:{port}");
+    let created = Command::new(bin)
+        .args(["topic", "create", TOPIC, "--broker", &url, "--partitions"])
+        .arg(PARTITIONS.to_string())
+        .output()
+        .expect("tansu topic create runs");
+    assert!(
+        created.status.success(),
+        "creating the topic: {}",
+        String::from_utf8_lossy(&created.stderr)
+    );
 }
 
 /// Every message on the topic from the start, until `want` distinct seqs have
@@ -511,6 +523,43 @@ async fn bookings_go_on_while_the_broker_is_down_and_their_events_flow_when_it_r
 
     let _broker = Broker::start(&bin, port);
     parkd.traffic(&driver, &lots, 3).await;
+    parkd.caught_up().await;
+    let outbox = parkd.outbox().await;
+    let messages = consume(&brokers, &seqs(&outbox)).await;
+    check_arrivals(&outbox, &messages);
+    parkd.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_wait_for_a_missing_topic_rather_than_creating_it() {
+    let Some(bin) = tansu() else { return };
+    let port = free_port();
+    let _broker = Broker::start_without_topic(&bin, port);
+    let brokers = format!("127.0.0.1:{port}");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let parkd = Parkd::start(dir.path(), &brokers).await;
+    let tenant = parkd.tenant().await;
+    let lot = parkd.lot(tenant).await;
+    let driver = parkd.driver("topic@example.com").await;
+    parkd.traffic(&driver, &[lot], 3).await;
+    let store = &parkd.state.store;
+    let latest = store.latest_event_seq().await.expect("latest");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while store.published_cursor().await.expect("cursor") < latest {
+        assert!(
+            Instant::now() < deadline,
+            "the in-process dispatcher stalled"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        store.consumer_cursor("kafka").await.expect("cursor"),
+        0,
+        "nothing acknowledged without the topic"
+    );
+    // Creating it ourselves succeeds: parkd did not create it with the
+    // broker's defaults meanwhile.
+    create_topic(&bin, port);
     parkd.caught_up().await;
     let outbox = parkd.outbox().await;
     let messages = consume(&brokers, &seqs(&outbox)).await;
