@@ -337,6 +337,8 @@ mod publisher {
     /// The publisher loop; runs until aborted. `bus` only wakes it: the events
     /// themselves are read from the outbox after the `kafka` cursor.
     pub async fn run(store: Arc<dyn Store>, bus: EventBus, settings: KafkaSettings) {
+        // `bus` lives in this frame until the loop ends, so `wake` never
+        // reports Closed (which would turn the wait into a busy loop).
         let mut wake = bus.subscribe();
         let mut slot: Option<KafkaProducer> = None;
         let mut cursor: Option<u64> = None;
