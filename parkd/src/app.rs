@@ -42,6 +42,9 @@ pub enum StartError {
     /// Stored data is inconsistent.
     #[error("engine: {0}")]
     Engine(#[from] crate::engine::EngineError),
+    /// The configuration asks for something this build cannot do.
+    #[error("config: {0}")]
+    Config(#[from] crate::config::ConfigError),
     /// The demo city could not be seeded.
     #[error("demo: {0}")]
     Demo(String),
@@ -84,6 +87,9 @@ pub async fn build_with_store(
     store: Arc<dyn Store>,
     secrets: &Secrets,
 ) -> Result<AppState, StartError> {
+    // Config files and flags were checked when loaded; a config built in code
+    // (tests, embedders) must not ask for Kafka from a build without it either.
+    config.validate_kafka()?;
     // Install the metrics recorder before anything counts.
     crate::metrics::recorder();
     let now = Utc::now();
@@ -148,6 +154,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let jobs = spawn_jobs(state.clone());
     let dispatcher = crate::outbox::spawn_dispatcher(&state);
+    let publishers = crate::outbox::spawn_publishers(&state);
     let app = crate::api::router(state.clone());
     let result = axum::serve(
         listener,
@@ -157,6 +164,10 @@ pub async fn serve(
     .await;
     jobs.abort();
     dispatcher.abort();
+    // An unacknowledged batch is sent again after the restart (at least once).
+    for publisher in publishers {
+        publisher.abort();
+    }
     if let Err(e) = state.store.close().await {
         warn!(error = %e, "closing the store");
     }

@@ -241,6 +241,13 @@ pub struct Config {
     pub rate_limits: RateLimits,
     /// Online payments.
     pub stripe: StripeConfig,
+    /// Kafka bootstrap brokers (`host:port,host:port`); `None`: no Kafka
+    /// publisher. Needs a parkd built with `--features kafka`.
+    pub kafka_brokers: Option<String>,
+    /// The topic every outbox event is published to.
+    pub kafka_topic: String,
+    /// The client id parkd's producer reports to the brokers.
+    pub kafka_client_id: String,
 }
 
 impl Default for Config {
@@ -257,6 +264,9 @@ impl Default for Config {
             log_format: "json".into(),
             rate_limits: RateLimits::default(),
             stripe: StripeConfig::default(),
+            kafka_brokers: None,
+            kafka_topic: "parking_events".into(),
+            kafka_client_id: "parkd".into(),
         }
     }
 }
@@ -272,6 +282,8 @@ pub struct Overrides {
     pub rate_limits_enabled: Option<bool>,
     /// `--log-format` / `PARKD_LOG_FORMAT`.
     pub log_format: Option<String>,
+    /// `--kafka-brokers` / `PARKD_KAFKA_BROKERS`.
+    pub kafka_brokers: Option<String>,
 }
 
 impl Config {
@@ -305,6 +317,17 @@ impl Config {
             config.log_format = format;
         }
         config.stripe.resolve()?;
+        if let Some(brokers) = overrides.kafka_brokers {
+            config.kafka_brokers = Some(brokers);
+        }
+        // An empty broker list (`PARKD_KAFKA_BROKERS=` overriding a file) means off.
+        if config
+            .kafka_brokers
+            .as_deref()
+            .is_some_and(|b| b.trim().is_empty())
+        {
+            config.kafka_brokers = None;
+        }
         config.validate()?;
         Ok(config)
     }
@@ -350,6 +373,11 @@ impl Config {
         parse(&env, "PARKD_SYNC_FULL", &mut self.sync_full)?;
         parse(&env, "PARKD_HASH_CONCURRENCY", &mut self.hash_concurrency)?;
         parse(&env, "PARKD_LOG_FORMAT", &mut self.log_format)?;
+        if let Some(brokers) = env("PARKD_KAFKA_BROKERS") {
+            self.kafka_brokers = Some(brokers);
+        }
+        parse(&env, "PARKD_KAFKA_TOPIC", &mut self.kafka_topic)?;
+        parse(&env, "PARKD_KAFKA_CLIENT_ID", &mut self.kafka_client_id)?;
         let limits = &mut self.rate_limits;
         if let Some(raw) = env("PARKD_RATE_LIMITS") {
             limits.enabled = match raw.trim().to_ascii_lowercase().as_str() {
@@ -457,6 +485,64 @@ impl Config {
         if !matches!(self.log_format.as_str(), "json" | "pretty") {
             return Err(invalid("log_format", "must be \"json\" or \"pretty\""));
         }
+        self.validate_kafka()
+    }
+
+    /// The Kafka settings: checked even while Kafka is off, so a typo in the
+    /// topic shows before the day the brokers are set.
+    pub fn validate_kafka(&self) -> Result<(), ConfigError> {
+        let invalid = |key, message: String| ConfigError::Invalid { key, message };
+        let topic = &self.kafka_topic;
+        // Kafka's own rule for topic names.
+        if topic.is_empty()
+            || topic.len() > 249
+            || topic == "."
+            || topic == ".."
+            || !topic
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        {
+            return Err(invalid(
+                "kafka_topic",
+                format!(
+                    "{topic:?}: a topic name is 1 to 249 of the characters a-z A-Z 0-9 . _ - \
+                     (and not \".\" or \"..\")"
+                ),
+            ));
+        }
+        let client = &self.kafka_client_id;
+        if client.is_empty() || client.len() > 255 || !client.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(invalid(
+                "kafka_client_id",
+                format!("{client:?}: must be 1 to 255 printable ASCII characters without spaces"),
+            ));
+        }
+        let Some(brokers) = self.kafka_brokers.as_deref() else {
+            return Ok(());
+        };
+        if !cfg!(feature = "kafka") {
+            return Err(invalid(
+                "kafka_brokers",
+                "this parkd was built without Kafka support; rebuild it with \
+                 `cargo build --release -p parkd --features kafka`, or unset kafka_brokers \
+                 (PARKD_KAFKA_BROKERS, --kafka-brokers)"
+                    .to_owned(),
+            ));
+        }
+        let well_formed = |broker: &str| {
+            broker.rsplit_once(':').is_some_and(|(host, port)| {
+                !host.is_empty()
+                    && !host.contains(char::is_whitespace)
+                    && port.parse::<u16>().is_ok_and(|p| p > 0)
+            })
+        };
+        if brokers.len() > 4096 || !brokers.split(',').map(str::trim).all(well_formed) {
+            return Err(invalid(
+                "kafka_brokers",
+                format!("{brokers:?}: expected host:port[,host:port...], e.g. 127.0.0.1:9092"),
+            ));
+        }
         Ok(())
     }
 
@@ -495,6 +581,13 @@ sync_full = true
 hash_concurrency = 2
 # "json" (one object per line) or "pretty" (PARKD_LOG_FORMAT, --log-format).
 log_format = "json"
+
+# Kafka (a parkd built with --features kafka): with brokers set, every outbox
+# event is also published to kafka_topic, keyed by lot id, as versioned JSON
+# (README, "Kafka"). Off while unset (PARKD_KAFKA_BROKERS, --kafka-brokers).
+# kafka_brokers = "127.0.0.1:9092"
+kafka_topic = "parking_events"
+kafka_client_id = "parkd"
 
 [rate_limits]
 # PARKD_RATE_LIMITS=off switches every limit off (load tests on loopback).
@@ -623,6 +716,65 @@ mod tests {
         assert!(err.to_string().contains("stripe.secret_key_file"), "{err}");
         let plain = Config::load_with_env(None, Overrides::default(), |_| None).expect("valid");
         assert!(!plain.stripe.enabled(), "no keys, no payments");
+    }
+
+    #[test]
+    fn kafka_settings_come_from_the_file_the_environment_and_the_flag() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("parkd.toml");
+        std::fs::write(&path, "kafka_topic = \"events.v1\"\n").expect("write");
+        let env = |key: &str| match key {
+            "PARKD_KAFKA_BROKERS" => Some("10.0.0.1:9092".to_owned()),
+            "PARKD_KAFKA_CLIENT_ID" => Some("parkd-7".to_owned()),
+            _ => None,
+        };
+        let flags = Overrides {
+            kafka_brokers: Some("127.0.0.1:9092,[::1]:9093".to_owned()),
+            ..Overrides::default()
+        };
+        let config = Config::load_with_env(Some(&path), flags, env);
+        if cfg!(feature = "kafka") {
+            let config = config.expect("valid");
+            assert_eq!(
+                config.kafka_brokers.as_deref(),
+                Some("127.0.0.1:9092,[::1]:9093"),
+                "the flag beats the environment"
+            );
+            assert_eq!(config.kafka_topic, "events.v1");
+            assert_eq!(config.kafka_client_id, "parkd-7");
+        } else {
+            let err = config.expect_err("no Kafka in this build");
+            assert!(err.to_string().contains("--features kafka"), "{err}");
+        }
+        // An empty list switches Kafka off, in any build.
+        let off = Config::load_with_env(None, Overrides::default(), |k| {
+            (k == "PARKD_KAFKA_BROKERS").then(String::new)
+        })
+        .expect("valid");
+        assert_eq!(off.kafka_brokers, None);
+    }
+
+    #[test]
+    fn bad_kafka_settings_are_refused_with_the_key() {
+        let load = |key: &'static str, value: &str| {
+            let value = value.to_owned();
+            Config::load_with_env(None, Overrides::default(), move |k| {
+                (k == key).then(|| value.clone())
+            })
+        };
+        for topic in ["", "..", "has space", "ümlaut", &"t".repeat(250)] {
+            let err = load("PARKD_KAFKA_TOPIC", topic).expect_err("bad topic");
+            assert!(err.to_string().contains("kafka_topic"), "{topic:?}: {err}");
+        }
+        let err = load("PARKD_KAFKA_CLIENT_ID", "two words").expect_err("bad client id");
+        assert!(err.to_string().contains("kafka_client_id"), "{err}");
+        for brokers in ["localhost", "host:port", "host:0", ":9092", "a:1,,b:2"] {
+            let err = load("PARKD_KAFKA_BROKERS", brokers).expect_err("bad brokers");
+            assert!(
+                err.to_string().contains("kafka_brokers"),
+                "{brokers:?}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //!   with the SQLite implementation in [`store::sqlite`].
 //! - [`auth`] — passwords, tokens, encryption of personal data, key files.
 //! - [`outbox`] — the dispatcher publishing the event outbox to an in-process
-//!   bus, in order, at least once.
+//!   bus, in order, at least once; [`kafka`] — the same outbox to a Kafka topic
+//!   (feature `kafka`).
 //! - [`payments`] — the Stripe adapter (async-stripe client, webhook
 //!   verification); the payment flows are [`service::payments`]. With the
 //!   `test-support` feature, `fake_stripe` is a Stripe stand-in for tests.
@@ -30,6 +31,7 @@ pub mod engine;
 pub mod error;
 #[cfg(feature = "test-support")]
 pub mod fake_stripe;
+pub mod kafka;
 pub mod limits;
 pub mod metrics;
 pub mod outbox;

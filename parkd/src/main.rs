@@ -60,6 +60,10 @@ struct ServeArgs {
     /// Rate limits: on or off (off for load tests on loopback).
     #[arg(long, env = "PARKD_RATE_LIMITS", value_parser = parse_switch)]
     rate_limits: Option<bool>,
+    /// Also publish every event to Kafka at these brokers (host:port,...);
+    /// needs a parkd built with `--features kafka`.
+    #[arg(long, env = "PARKD_KAFKA_BROKERS")]
+    kafka_brokers: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -100,18 +104,15 @@ fn parse_switch(s: &str) -> Result<bool, String> {
     }
 }
 
-fn load_config(
-    common: &Common,
-    listen: Option<SocketAddr>,
-    rate_limits: Option<bool>,
-) -> anyhow::Result<Config> {
+fn load_config(common: &Common, serve: Option<&ServeArgs>) -> anyhow::Result<Config> {
     Config::load(
         common.config.as_deref(),
         Overrides {
-            listen,
+            listen: serve.and_then(|s| s.listen),
             data_dir: common.data_dir.clone(),
-            rate_limits_enabled: rate_limits,
+            rate_limits_enabled: serve.and_then(|s| s.rate_limits),
             log_format: common.log_format.clone(),
+            kafka_brokers: serve.and_then(|s| s.kafka_brokers.clone()),
         },
     )
     .context("loading the configuration")
@@ -150,7 +151,7 @@ fn describe(e: &ApiError) -> String {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let config = load_config(&args.common, args.listen, args.rate_limits)?;
+    let config = load_config(&args.common, Some(&args))?;
     let _log_guard = init_logging(&config.log_format);
     // Install the SIGTERM/SIGINT handlers first: a signal during start-up (or
     // right after the address is printed) then shuts down gracefully instead of
@@ -189,7 +190,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn create_user(args: CreateUserArgs) -> anyhow::Result<()> {
-    let config = load_config(&args.common, None, None)?;
+    let config = load_config(&args.common, None)?;
     let mut password = String::new();
     std::io::stdin()
         .read_to_string(&mut password)

@@ -134,6 +134,21 @@ pub fn spawn_dispatcher(state: &AppState) -> JoinHandle<()> {
     tokio::spawn(run(Arc::clone(&state.store), state.events.clone()))
 }
 
+/// Starts the publishers to the outside that `state`'s config asks for (Kafka
+/// with `kafka_brokers`). Each reads the outbox after its own cursor, so none
+/// of them can hold back the in-process bus or another.
+pub fn spawn_publishers(state: &AppState) -> Vec<JoinHandle<()>> {
+    #[cfg(feature = "kafka")]
+    let kafka = crate::kafka::spawn(state);
+    // Without the feature, `app::build` refuses a config that names brokers.
+    #[cfg(not(feature = "kafka"))]
+    let kafka: Option<JoinHandle<()>> = {
+        let _ = state;
+        None
+    };
+    kafka.into_iter().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use parking_core::events::DomainEvent;

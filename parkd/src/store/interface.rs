@@ -20,6 +20,7 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::StoreError;
+use super::cursors::CursorStore;
 use crate::auth::Role;
 
 /// A user as stored, with the password hash and the encrypted phone number.
@@ -206,7 +207,7 @@ pub struct Snapshot {
 /// The storage parkd runs on.
 #[async_trait]
 pub trait Store:
-    super::sensors::SensorStore + super::payments::PaymentStore + Send + Sync + 'static
+    super::sensors::SensorStore + super::payments::PaymentStore + CursorStore + Send + Sync + 'static
 {
     // --- users and tenants ---------------------------------------------------
 

@@ -5,6 +5,7 @@
 //! connections. [`StoreError`] is the error every backend speaks, so that the
 //! service layer never sees a SQL type.
 
+pub mod cursors;
 pub mod interface;
 pub mod payments;
 pub mod sensors;

@@ -30,6 +30,7 @@ pub mod migrate;
 pub mod readers;
 pub mod writer;
 
+mod cursors;
 mod events;
 mod lots;
 mod payments;
