@@ -10,16 +10,20 @@
 //! - [`error`] — [`ClientError`], one `Display` line per failure;
 //! - [`tokens`] — [`TokenStore`], where the token pair lives and how a
 //!   rotated pair is persisted ([`MemoryTokens`] keeps it in memory);
+//! - [`profiles`] — the login profiles of parkctl and parking-tui, and
+//!   [`profiles::FileTokens`], the token store over one of them;
 //! - one module per resource, each adding its methods to [`Client`]:
 //!   [`auth`], [`users`], [`lots`], [`spots`], [`rates`], [`reservations`],
-//!   [`analytics`], [`ops`].
+//!   [`analytics`], [`alerts`], [`ops`].
 
+pub mod alerts;
 pub mod analytics;
 pub mod auth;
 pub mod client;
 pub mod error;
 pub mod lots;
 pub mod ops;
+pub mod profiles;
 pub mod rates;
 pub mod reservations;
 pub mod spots;
