@@ -39,7 +39,11 @@ pub fn build(
 }
 
 /// Hourly forecast for the next [`FORECAST_HOURS`]; empty without history.
-pub fn forecast(samples: &[OccupancySample], tz: Tz, now: DateTime<Utc>) -> Vec<(DateTime<Utc>, f64)> {
+pub fn forecast(
+    samples: &[OccupancySample],
+    tz: Tz,
+    now: DateTime<Utc>,
+) -> Vec<(DateTime<Utc>, f64)> {
     let Ok(model) = Forecaster::fit(samples, tz, ForecastParams::default()) else {
         return Vec::new();
     };
@@ -75,7 +79,10 @@ mod tests {
     #[test]
     fn heat_map_averages_by_local_weekday_and_hour() {
         // 2026-11-23 is a Monday; 07:00 UTC is 08:00 in Berlin (CET).
-        let monday = Utc.with_ymd_and_hms(2026, 11, 23, 7, 0, 0).single().expect("valid");
+        let monday = Utc
+            .with_ymd_and_hms(2026, 11, 23, 7, 0, 0)
+            .single()
+            .expect("valid");
         let samples = vec![
             (monday, 0.5),
             (monday + Duration::days(7), 1.0),
@@ -89,7 +96,10 @@ mod tests {
 
     #[test]
     fn forecast_follows_a_repeating_day() {
-        let start = Utc.with_ymd_and_hms(2026, 11, 12, 0, 0, 0).single().expect("valid");
+        let start = Utc
+            .with_ymd_and_hms(2026, 11, 12, 0, 0, 0)
+            .single()
+            .expect("valid");
         // Two weeks of a lot that is full from 08:00 to 18:00 UTC, empty otherwise.
         let samples: Vec<OccupancySample> = (0..14 * 24)
             .map(|h| {
@@ -104,6 +114,9 @@ mod tests {
         let at = |hour: i64| series[usize::try_from(hour).expect("hour")].1;
         assert!(at(12) > 0.7, "midday is busy: {}", at(12));
         assert!(at(3) < 0.3, "night is quiet: {}", at(3));
-        assert!(forecast(&[], Tz::UTC, now).is_empty(), "no history, no forecast");
+        assert!(
+            forecast(&[], Tz::UTC, now).is_empty(),
+            "no history, no forecast"
+        );
     }
 }

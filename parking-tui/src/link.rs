@@ -118,7 +118,9 @@ mod tests {
     use chrono::TimeZone;
 
     fn t0() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 26, 8, 0, 0).single().expect("valid")
+        Utc.with_ymd_and_hms(2026, 11, 26, 8, 0, 0)
+            .single()
+            .expect("valid")
     }
 
     #[test]

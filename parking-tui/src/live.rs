@@ -68,18 +68,19 @@ async fn connect(request: &LiveRequest, tx: &UnboundedSender<Msg>) -> Result<Str
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_MESSAGE_BYTES))
         .max_frame_size(Some(MAX_MESSAGE_BYTES));
-    let (mut socket, _) = match tokio_tungstenite::connect_async_with_config(url, Some(config), true)
-        .await
-    {
-        Ok(ok) => ok,
-        Err(WsError::Http(response)) if matches!(response.status().as_u16(), 404 | 405 | 501) => {
-            return Err(LiveEvent::Unavailable(format!(
-                "HTTP {} on /api/v1/ws",
-                response.status().as_u16()
-            )));
-        }
-        Err(e) => return Err(LiveEvent::Closed(e.to_string())),
-    };
+    let (mut socket, _) =
+        match tokio_tungstenite::connect_async_with_config(url, Some(config), true).await {
+            Ok(ok) => ok,
+            Err(WsError::Http(response))
+                if matches!(response.status().as_u16(), 404 | 405 | 501) =>
+            {
+                return Err(LiveEvent::Unavailable(format!(
+                    "HTTP {} on /api/v1/ws",
+                    response.status().as_u16()
+                )));
+            }
+            Err(e) => return Err(LiveEvent::Closed(e.to_string())),
+        };
 
     let welcome = next_message(&mut socket).await?;
     let ServerMessage::Welcome {
@@ -91,9 +92,12 @@ async fn connect(request: &LiveRequest, tx: &UnboundedSender<Msg>) -> Result<Str
         return Err(LiveEvent::Closed("the server did not greet".to_owned()));
     };
     if let Some(token) = &request.token {
-        send(&mut socket, &ClientMessage::Auth {
-            token: token.clone(),
-        })
+        send(
+            &mut socket,
+            &ClientMessage::Auth {
+                token: token.clone(),
+            },
+        )
         .await?;
         match next_message(&mut socket).await? {
             ServerMessage::Authenticated { .. } => {}
@@ -103,17 +107,25 @@ async fn connect(request: &LiveRequest, tx: &UnboundedSender<Msg>) -> Result<Str
             other => forward(tx, other),
         }
     }
-    let lots: Vec<Uuid> = request.lots.iter().copied().take(max_subscriptions).collect();
+    let lots: Vec<Uuid> = request
+        .lots
+        .iter()
+        .copied()
+        .take(max_subscriptions)
+        .collect();
     for chunk in lots.chunks(SUBSCRIBE_CHUNK) {
         let since = chunk
             .iter()
             .filter_map(|lot| request.since.get(lot).map(|seq| (*lot, *seq)))
             .collect();
-        send(&mut socket, &ClientMessage::Subscribe {
-            lots: chunk.to_vec(),
-            near: None,
-            since,
-        })
+        send(
+            &mut socket,
+            &ClientMessage::Subscribe {
+                lots: chunk.to_vec(),
+                near: None,
+                since,
+            },
+        )
         .await?;
     }
     let _ = tx.send(Msg::Live(LiveEvent::Opened));
@@ -130,7 +142,12 @@ async fn connect(request: &LiveRequest, tx: &UnboundedSender<Msg>) -> Result<Str
     let silence = Duration::from_secs(heartbeat_secs.clamp(1, 300) * 2 + 5);
     loop {
         let frame = match tokio::time::timeout(silence, socket.next()).await {
-            Err(_) => return Ok(format!("no word from the server for {} s", silence.as_secs())),
+            Err(_) => {
+                return Ok(format!(
+                    "no word from the server for {} s",
+                    silence.as_secs()
+                ));
+            }
             Ok(None) => return Ok("the server closed the connection".to_owned()),
             Ok(Some(Err(e))) => return Ok(e.to_string()),
             Ok(Some(Ok(frame))) => frame,
@@ -177,9 +194,8 @@ fn forward(tx: &UnboundedSender<Msg>, message: ServerMessage) {
     let _ = tx.send(Msg::Live(LiveEvent::Message(Box::new(message))));
 }
 
-type Socket = tokio_tungstenite::WebSocketStream<
-    tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
->;
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn send(socket: &mut Socket, message: &ClientMessage) -> Result<(), LiveEvent> {
     let text = serde_json::to_string(message)
@@ -227,6 +243,9 @@ mod tests {
         );
         assert_eq!(ws_url("https://parking.example"), None);
         assert_eq!(close_reason(4001, ""), "too slow to keep up (4001)");
-        assert_eq!(close_reason(4003, "expired"), "token refused (4003: expired)");
+        assert_eq!(
+            close_reason(4003, "expired"),
+            "token refused (4003: expired)"
+        );
     }
 }

@@ -303,7 +303,9 @@ impl LotDetail {
 pub fn blocking(status: ReservationStatusDto) -> bool {
     matches!(
         status,
-        ReservationStatusDto::Held | ReservationStatusDto::Confirmed | ReservationStatusDto::CheckedIn
+        ReservationStatusDto::Held
+            | ReservationStatusDto::Confirmed
+            | ReservationStatusDto::CheckedIn
     )
 }
 
@@ -313,8 +315,11 @@ pub fn spot_groups(spots: &[Spot]) -> Vec<(String, Vec<&Spot>)> {
     let mut groups: Vec<(String, Vec<&Spot>)> = Vec::new();
     let mut sorted: Vec<&Spot> = spots.iter().collect();
     sorted.sort_by(|a, b| {
-        (a.zone.is_none(), &a.zone, natural_key(&a.label))
-            .cmp(&(b.zone.is_none(), &b.zone, natural_key(&b.label)))
+        (a.zone.is_none(), &a.zone, natural_key(&a.label)).cmp(&(
+            b.zone.is_none(),
+            &b.zone,
+            natural_key(&b.label),
+        ))
     });
     for spot in sorted {
         let zone = spot.zone.clone().unwrap_or_else(|| "no zone".to_owned());
@@ -336,7 +341,10 @@ fn natural_key(label: &str) -> Vec<(String, u64)> {
             digits.push(c);
         } else {
             if !digits.is_empty() {
-                key.push((std::mem::take(&mut text), digits.parse().unwrap_or(u64::MAX)));
+                key.push((
+                    std::mem::take(&mut text),
+                    digits.parse().unwrap_or(u64::MAX),
+                ));
                 digits.clear();
             }
             text.push(c);
@@ -422,7 +430,10 @@ mod tests {
     use chrono::TimeZone;
 
     fn at(minute: i64) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 26, 8, 0, 0).single().expect("valid") + Duration::minutes(minute)
+        Utc.with_ymd_and_hms(2026, 11, 26, 8, 0, 0)
+            .single()
+            .expect("valid")
+            + Duration::minutes(minute)
     }
 
     #[test]
@@ -445,9 +456,17 @@ mod tests {
         row.set_availability(100, 40, None, at(5));
         assert_eq!(row.trend(at(5)), Trend::Rising);
         row.set_availability(100, 49, None, at(12));
-        assert_eq!(row.trend(at(12)), Trend::Falling, "49% taken now vs 60% ten minutes ago");
+        assert_eq!(
+            row.trend(at(12)),
+            Trend::Falling,
+            "49% taken now vs 60% ten minutes ago"
+        );
         row.set_availability(100, 50, None, at(30));
-        assert_eq!(row.trend(at(30)), Trend::Flat, "51% vs 50%: within the threshold");
+        assert_eq!(
+            row.trend(at(30)),
+            Trend::Flat,
+            "51% vs 50%: within the threshold"
+        );
     }
 
     #[test]

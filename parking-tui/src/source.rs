@@ -40,7 +40,10 @@ pub trait Source: Send + Sync + 'static {
     /// The lots of the watched area with their free counts.
     fn lots(&self) -> impl Future<Output = Result<Vec<LotSummary>, String>> + Send;
     /// Spot-level counts of `lots`.
-    fn counts(&self, lots: Vec<Uuid>) -> impl Future<Output = Result<Vec<SpotCounts>, String>> + Send;
+    fn counts(
+        &self,
+        lots: Vec<Uuid>,
+    ) -> impl Future<Output = Result<Vec<SpotCounts>, String>> + Send;
     /// The alerts, newest first.
     fn alerts(&self) -> impl Future<Output = Fetched<Vec<Alert>>> + Send;
     /// One lot's screen.
@@ -92,7 +95,10 @@ impl ClientSource {
 
     /// Bookings a staff user may list; empty when not logged in or not
     /// allowed (a driver sees only their own, an anonymous user none).
-    async fn staff_bookings(&self, query: ReservationsQuery) -> Result<Vec<Reservation>, ClientError> {
+    async fn staff_bookings(
+        &self,
+        query: ReservationsQuery,
+    ) -> Result<Vec<Reservation>, ClientError> {
         if self.client.tokens().is_none() {
             return Ok(Vec::new());
         }
@@ -120,7 +126,11 @@ impl Source for ClientSource {
                 page: Some(page),
                 per_page: Some(100),
             };
-            let found = self.client.search_lots(&query).await.map_err(|e| e.to_string())?;
+            let found = self
+                .client
+                .search_lots(&query)
+                .await
+                .map_err(|e| e.to_string())?;
             lots.extend(found.items);
             if !found.has_next || lots.len() >= MAX_LOTS {
                 break;
@@ -261,8 +271,16 @@ impl Source for ClientSource {
                     money(c.refund.amount, &c.refund.currency)
                 )
             }),
-            Action::CheckIn(id) => self.client.check_in(id).await.map(|r| done("checked in", &r)),
-            Action::CheckOut(id) => self.client.check_out(id).await.map(|r| done("checked out", &r)),
+            Action::CheckIn(id) => self
+                .client
+                .check_in(id)
+                .await
+                .map(|r| done("checked in", &r)),
+            Action::CheckOut(id) => self
+                .client
+                .check_out(id)
+                .await
+                .map(|r| done("checked out", &r)),
             Action::Extend { id, end_time } => self
                 .client
                 .update_reservation(

@@ -58,7 +58,9 @@ impl Theme {
     /// Good news (live).
     pub fn ok(self) -> Style {
         self.pick(
-            Style::default().fg(Color::Green).add_modifier(Modifier::BOLD),
+            Style::default()
+                .fg(Color::Green)
+                .add_modifier(Modifier::BOLD),
             Style::default().add_modifier(Modifier::BOLD),
         )
     }
@@ -66,7 +68,9 @@ impl Theme {
     /// A warning (polling, reconnecting, stale).
     pub fn warn(self) -> Style {
         self.pick(
-            Style::default().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            Style::default()
+                .fg(Color::Yellow)
+                .add_modifier(Modifier::BOLD),
             Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
         )
     }
@@ -90,9 +94,13 @@ impl Theme {
             SpotState::Free => Style::default(),
             SpotState::Booked => Style::default().add_modifier(Modifier::UNDERLINED),
             SpotState::Occupied => Style::default().add_modifier(Modifier::REVERSED),
-            SpotState::Overstay => Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD),
+            SpotState::Overstay => {
+                Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD)
+            }
             SpotState::OutOfService => Style::default().add_modifier(Modifier::DIM),
-            SpotState::Alert => Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
+            SpotState::Alert => {
+                Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
+            }
         };
         self.pick(colored, mono)
     }

@@ -9,8 +9,8 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use uuid::Uuid;
 
 use crate::app::{
-    Action, AlertsStatus, App, Command, Confirm, Fetched, LiveEvent, MAX_SEARCH_CHARS, Msg,
-    Notice, Screen, SortBy, short_id,
+    Action, AlertsStatus, App, Command, Confirm, Fetched, LiveEvent, MAX_SEARCH_CHARS, Msg, Notice,
+    Screen, SortBy, short_id,
 };
 use crate::link::{Link, POLL_EVERY};
 use crate::model::{LotRow, Span, spot_groups};
@@ -59,7 +59,9 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
                 Fetched::Ok(items) => {
                     app.alerts.status = AlertsStatus::Available;
                     app.alerts.items = items;
-                    app.alerts.items.sort_by_key(|a| std::cmp::Reverse(a.raised_at));
+                    app.alerts
+                        .items
+                        .sort_by_key(|a| std::cmp::Reverse(a.raised_at));
                     clamp(&mut app.alerts.selected, app.alerts.items.len());
                 }
                 Fetched::Unavailable => {
@@ -612,7 +614,13 @@ fn reload(app: &mut App) -> Vec<Command> {
             commands.extend(refresh_counts(app));
             commands
         }
-        Screen::Lot => match app.lot.detail.as_ref().map(|d| d.lot.id).or(app.selected_lot) {
+        Screen::Lot => match app
+            .lot
+            .detail
+            .as_ref()
+            .map(|d| d.lot.id)
+            .or(app.selected_lot)
+        {
             Some(id) => vec![load_lot(app, id)],
             None => Vec::new(),
         },
@@ -644,7 +652,9 @@ fn refresh_counts(app: &mut App) -> Vec<Command> {
     if app.lots.is_empty() {
         return Vec::new();
     }
-    vec![Command::FetchCounts(app.lots.iter().map(|l| l.id).collect())]
+    vec![Command::FetchCounts(
+        app.lots.iter().map(|l| l.id).collect(),
+    )]
 }
 
 fn open_live(app: &App) -> Command {
@@ -674,7 +684,9 @@ fn upsert_alert(app: &mut App, alert: parking_api::Alert) {
         Some(existing) => *existing = alert,
         None => app.alerts.items.push(alert),
     }
-    app.alerts.items.sort_by_key(|a| std::cmp::Reverse(a.raised_at));
+    app.alerts
+        .items
+        .sort_by_key(|a| std::cmp::Reverse(a.raised_at));
     if app.alerts.status != AlertsStatus::Unavailable {
         app.alerts.status = AlertsStatus::Available;
     }
@@ -684,7 +696,12 @@ fn upsert_alert(app: &mut App, alert: parking_api::Alert) {
 
 fn count_alerts(app: &mut App) {
     app.alert_counts.clear();
-    for alert in app.alerts.items.iter().filter(|a| a.acknowledged_at.is_none()) {
+    for alert in app
+        .alerts
+        .items
+        .iter()
+        .filter(|a| a.acknowledged_at.is_none())
+    {
         *app.alert_counts.entry(alert.lot_id).or_default() += 1;
     }
 }
@@ -746,4 +763,3 @@ pub const KINDS: [SpotKindDto; 5] = [
     SpotKindDto::Ev,
     SpotKindDto::Motorcycle,
 ];
-

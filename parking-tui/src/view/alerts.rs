@@ -41,8 +41,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         frame.render_widget(Paragraph::new(text).style(theme.dim()), inner);
         return;
     }
-    let [header, rows] =
-        Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
+    let [header, rows] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
     let width = usize::from(inner.width);
     let detail_width = width.saturating_sub(12 + 1 + 15 + 1 + 14 + 1 + 7 + 1 + 4);
     frame.render_widget(

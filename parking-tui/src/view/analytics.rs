@@ -19,15 +19,18 @@ use crate::theme::Theme;
 pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let theme = app.theme;
     let Some(data) = &app.analytics.data else {
-        let text = match (&app.analytics.error, app.analytics.loading, app.selected_lot) {
+        let text = match (
+            &app.analytics.error,
+            app.analytics.loading,
+            app.selected_lot,
+        ) {
             (Some(e), _, _) => format!("Could not load analytics: {e}"),
             (None, Some(_), _) => "Loading…".to_owned(),
             (None, None, None) => "No lot selected: pick one on the overview (1).".to_owned(),
             (None, None, Some(_)) => "Press r to load analytics.".to_owned(),
         };
         frame.render_widget(
-            Paragraph::new(text)
-                .block(Block::default().borders(Borders::TOP).title(" Analytics ")),
+            Paragraph::new(text).block(Block::default().borders(Borders::TOP).title(" Analytics ")),
             area,
         );
         return;
@@ -56,10 +59,19 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
 }
 
 /// Hours from now (negative: past) and percent occupied.
-fn points(series: &[(chrono::DateTime<chrono::Utc>, f64)], now: chrono::DateTime<chrono::Utc>, from_hours: f64) -> Vec<(f64, f64)> {
+fn points(
+    series: &[(chrono::DateTime<chrono::Utc>, f64)],
+    now: chrono::DateTime<chrono::Utc>,
+    from_hours: f64,
+) -> Vec<(f64, f64)> {
     series
         .iter()
-        .map(|&(t, r)| ((t - now).num_minutes() as f64 / 60.0, (r * 100.0).clamp(0.0, 100.0)))
+        .map(|&(t, r)| {
+            (
+                (t - now).num_minutes() as f64 / 60.0,
+                (r * 100.0).clamp(0.0, 100.0),
+            )
+        })
         .filter(|&(h, _)| h >= from_hours)
         .collect()
 }
@@ -108,7 +120,12 @@ fn draw_chart(app: &App, data: &Analytics, frame: &mut Frame, area: Rect) {
         .y_axis(
             Axis::default()
                 .bounds([0.0, 100.0])
-                .labels(["0%", "50%", "100%"].into_iter().map(Line::from).collect::<Vec<_>>())
+                .labels(
+                    ["0%", "50%", "100%"]
+                        .into_iter()
+                        .map(Line::from)
+                        .collect::<Vec<_>>(),
+                )
                 .style(theme.dim()),
         );
     frame.render_widget(chart, area);

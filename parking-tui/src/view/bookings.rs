@@ -24,11 +24,20 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let range = if b.items.is_empty() {
         "none".to_owned()
     } else {
-        format!("{}–{} of {}", first + 1, first + b.items.len() as u64, b.total)
+        format!(
+            "{}–{} of {}",
+            first + 1,
+            first + b.items.len() as u64,
+            b.total
+        )
     };
     let title = Line::from(vec![
         Span::styled(" Bookings ", theme.header()),
-        Span::raw(format!("{} · {status} · page {} ({range}) ", fit(&lot, 24), b.page)),
+        Span::raw(format!(
+            "{} · {status} · page {} ({range}) ",
+            fit(&lot, 24),
+            b.page
+        )),
     ]);
     let block = Block::default().borders(Borders::TOP).title(title);
     let inner = block.inner(area);
@@ -42,7 +51,10 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
 
     let bar_line = if let Some(confirm) = &b.confirm {
         Line::from(vec![
-            Span::styled(format!(" {} ", confirm.prompt), theme.warn().patch(theme.selected())),
+            Span::styled(
+                format!(" {} ", confirm.prompt),
+                theme.warn().patch(theme.selected()),
+            ),
             Span::raw(" y: yes  n: no"),
         ])
     } else if b.editing || !b.search.is_empty() {
@@ -51,7 +63,11 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             Span::styled("/", theme.header()),
             Span::raw(format!("{}{cursor}", b.search)),
             Span::styled(
-                if b.editing { "  Enter: keep  Esc: clear" } else { "" },
+                if b.editing {
+                    "  Enter: keep  Esc: clear"
+                } else {
+                    ""
+                },
                 theme.dim(),
             ),
         ])
@@ -75,7 +91,10 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             "id", "spot", "start", "end", "status", "total"
         )
     };
-    frame.render_widget(Paragraph::new(Line::styled(header_text, theme.header())), header);
+    frame.render_widget(
+        Paragraph::new(Line::styled(header_text, theme.header())),
+        header,
+    );
 
     let visible = app.visible_bookings();
     if visible.is_empty() {

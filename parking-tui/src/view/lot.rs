@@ -92,8 +92,7 @@ fn draw_grid(app: &App, detail: &LotDetail, frame: &mut Frame, area: Rect) {
     let height = usize::from(area.height.saturating_sub(1));
     let first = selected_line.saturating_sub(height.saturating_sub(1));
     let shown: Vec<Line> = lines.into_iter().skip(first).take(height).collect();
-    let [grid, legend] =
-        Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(area);
+    let [grid, legend] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(area);
     frame.render_widget(Paragraph::new(shown), grid);
     let mut spans = Vec::new();
     for state in SpotState::ALL {
@@ -136,7 +135,10 @@ fn draw_side(app: &App, detail: &LotDetail, frame: &mut Frame, area: Rect) {
     if let Some(spot) = selected_spot(app) {
         let state = detail.spot_state(spot, &app.alerts.items, app.now);
         lines.push(Line::from(vec![
-            Span::styled(fit(&format!("Spot {}", spot.label), width / 2), theme.header()),
+            Span::styled(
+                fit(&format!("Spot {}", spot.label), width / 2),
+                theme.header(),
+            ),
             Span::raw(" "),
             Span::styled(format!(" {} ", state.label()), theme.spot(state)),
         ]));

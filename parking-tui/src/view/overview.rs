@@ -142,12 +142,19 @@ fn row_line<'a>(app: &App, lot: &'a LotRow, widths: &Widths, stale: bool) -> Lin
         let kinds: Vec<String> = KINDS
             .iter()
             .filter_map(|k| {
-                lot.capacity
-                    .get(k)
-                    .map(|cap| format!("{} {}/{cap}", kind_short(*k), lot.available.get(k).copied().unwrap_or(0)))
+                lot.capacity.get(k).map(|cap| {
+                    format!(
+                        "{} {}/{cap}",
+                        kind_short(*k),
+                        lot.available.get(k).copied().unwrap_or(0)
+                    )
+                })
             })
             .collect();
-        spans.push(Span::styled(format!("  {}", fit(&kinds.join(" "), 26)), base));
+        spans.push(Span::styled(
+            format!("  {}", fit(&kinds.join(" "), 26)),
+            base,
+        ));
     }
     Line::from(spans)
 }
