@@ -58,6 +58,8 @@ pub struct Feed {
     pub since: BTreeMap<Uuid, u64>,
     /// When the next poll is due (polling only).
     pub next_poll: Option<DateTime<Utc>>,
+    /// Connection attempts that failed since the last good connection.
+    pub failures: u32,
 }
 
 impl Default for Feed {
@@ -67,6 +69,7 @@ impl Default for Feed {
             heard_at: None,
             since: BTreeMap::new(),
             next_poll: None,
+            failures: 0,
         }
     }
 }
@@ -99,15 +102,20 @@ impl Feed {
         }
     }
 
-    /// The connection dropped at `now`: schedule the next attempt.
+    /// The feed is connected and subscribed at `now`.
+    pub fn opened(&mut self, now: DateTime<Utc>) {
+        self.link = Link::Live;
+        self.heard_at = Some(now);
+        self.failures = 0;
+    }
+
+    /// The connection dropped (or could not be opened) at `now`: schedule
+    /// the next attempt, each consecutive failure waiting twice as long.
     pub fn dropped(&mut self, now: DateTime<Utc>) {
-        let attempt = match self.link {
-            Link::Reconnecting { attempt, .. } => attempt + 1,
-            _ => 1,
-        };
+        self.failures = self.failures.saturating_add(1);
         self.link = Link::Reconnecting {
-            attempt,
-            retry_at: now + backoff(attempt),
+            attempt: self.failures,
+            retry_at: now + backoff(self.failures),
         };
     }
 }
@@ -144,15 +152,17 @@ mod tests {
                 retry_at: t0() + Duration::milliseconds(500)
             }
         );
+        feed.link = Link::Connecting;
         feed.dropped(t0());
         assert_eq!(
             feed.link,
             Link::Reconnecting {
                 attempt: 2,
                 retry_at: t0() + Duration::seconds(1)
-            }
+            },
+            "a failed retry counts on"
         );
-        feed.link = Link::Live;
+        feed.opened(t0());
         feed.dropped(t0());
         assert!(matches!(feed.link, Link::Reconnecting { attempt: 1, .. }));
     }

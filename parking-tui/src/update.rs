@@ -215,8 +215,7 @@ fn on_lots(app: &mut App, result: Result<Vec<parking_api::LotSummary>, String>) 
 fn on_live(app: &mut App, event: LiveEvent) -> Vec<Command> {
     match event {
         LiveEvent::Opened => {
-            app.feed.link = Link::Live;
-            app.feed.heard_at = Some(app.now);
+            app.feed.opened(app.now);
             Vec::new()
         }
         LiveEvent::Heartbeat => {

@@ -138,7 +138,11 @@ fn draw_revenue(theme: Theme, data: &Analytics, frame: &mut Frame, area: Rect) {
         .map(|d| d.amount.currency.clone())
         .unwrap_or_default();
     let total: i64 = data.revenue.iter().map(|d| d.amount.amount).sum();
-    let title = format!(" Revenue/day · {} ", money(total, &currency));
+    let title = if data.revenue.is_empty() {
+        " Revenue/day · none ".to_owned()
+    } else {
+        format!(" Revenue/day · {} ", money(total, &currency))
+    };
     let bars: Vec<Bar> = data
         .revenue
         .iter()

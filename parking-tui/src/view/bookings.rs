@@ -83,12 +83,12 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let header_text = if wide {
         format!(
             "{:<8} {:<8} {:<20} {:<12} {:<12} {:<10} {:>12}",
-            "id", "spot", "lot", "start", "end", "status", "total"
+            "id", "spot", "lot", "start UTC", "end", "status", "total"
         )
     } else {
         format!(
             "{:<8} {:<7} {:<12} {:<12} {:<10} {:>11}",
-            "id", "spot", "start", "end", "status", "total"
+            "id", "spot", "start UTC", "end", "status", "total"
         )
     };
     frame.render_widget(

@@ -19,7 +19,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("Overview: Enter l", "open the lot"),
     ("Overview: b a", "the lot's bookings / analytics"),
     ("Lot: ←→↑↓ h j k l", "select a spot (timeline beside)"),
-    ("Bookings: /", "search this page (Enter keeps, Esc clears)"),
+    ("Bookings: /", "search the page (Enter: keep, Esc: clear)"),
     ("Bookings: f L", "filter by status / this lot or all"),
     ("Bookings: n p", "next / previous page"),
     ("Bookings: c i o e", "cancel / check in / check out / +1 h"),
@@ -30,7 +30,7 @@ pub const KEYS: &[(&str, &str)] = &[
 
 /// Draws the help box centred in `area`.
 pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
-    let width = area.width.min(64);
+    let width = area.width.min(66);
     let height = area.height.min(KEYS.len() as u16 + 2);
     let popup = Rect {
         x: area.x + (area.width - width) / 2,

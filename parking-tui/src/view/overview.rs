@@ -87,12 +87,12 @@ struct Widths {
 impl Widths {
     fn for_width(width: u16) -> Widths {
         let width = usize::from(width);
-        // name | gauge | " free/in" 10 | " occ%" 5 | trend 2 | alerts 4 | kinds 26
-        let fixed = 10 + 5 + 2 + 4;
+        // name, space, gauge | " free/in" 10 | " occ%" 5 | "  ↑" 3 | " !!!" 4 | kinds 28
+        let fixed = 1 + 10 + 5 + 3 + 4;
         let kinds = width >= 100;
-        let rest = width.saturating_sub(fixed + if kinds { 26 } else { 0 });
+        let rest = width.saturating_sub(fixed + if kinds { 28 } else { 0 });
         let name = (rest * 45 / 100).clamp(8, 32);
-        let gauge = rest.saturating_sub(name + 1).max(4);
+        let gauge = rest.saturating_sub(name).max(4);
         Widths { name, gauge, kinds }
     }
 

@@ -57,7 +57,7 @@ pub fn draw_status(app: &App, frame: &mut Frame, area: Rect) {
     let theme = app.theme;
     let (connection, good) = connection_text(app);
     let updated = match app.updated_at {
-        Some(t) => t.format("%H:%M:%S UTC").to_string(),
+        Some(t) => t.format("%H:%M:%SZ").to_string(),
         None => "never".to_owned(),
     };
     let right = format!(" {connection} · updated {updated} ");
