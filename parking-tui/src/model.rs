@@ -457,7 +457,11 @@ mod tests {
         assert_eq!(row.trend(at(5)), Trend::Rising);
         row.set_availability(100, 49, None, at(12));
         assert_eq!(row.trend(at(12)), Trend::Flat, "51% now, 50% at minute 2");
-        assert_eq!(row.trend(at(16)), Trend::Falling, "51% now, 60% at minute 6");
+        assert_eq!(
+            row.trend(at(16)),
+            Trend::Falling,
+            "51% now, 60% at minute 6"
+        );
         row.set_availability(100, 50, None, at(30));
         assert_eq!(
             row.trend(at(30)),

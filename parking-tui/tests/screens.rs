@@ -38,10 +38,7 @@ fn lot_app() -> App {
 fn bookings_app() -> App {
     let mut app = overview_app(12);
     app.screen = Screen::Bookings;
-    update(
-        &mut app,
-        Msg::BookingsLoaded(Ok(bookings_page(24, 130, 2))),
-    );
+    update(&mut app, Msg::BookingsLoaded(Ok(bookings_page(24, 130, 2))));
     app.bookings.page = 2;
     app.bookings.selected = 2;
     app
@@ -65,7 +62,10 @@ fn overview_sorted_by_alerts_while_stale() {
     key(&mut app, KeyCode::Char('s'));
     key(&mut app, KeyCode::Char('s'));
     // Live, and then nothing for 50 s: stale.
-    update(&mut app, Msg::Tick(t0() + Duration::minutes(10) + Duration::seconds(50)));
+    update(
+        &mut app,
+        Msg::Tick(t0() + Duration::minutes(10) + Duration::seconds(50)),
+    );
     insta::assert_snapshot!(draw(&app, 80, 24).backend());
 }
 
@@ -122,12 +122,15 @@ fn alerts_newest_first() {
     app.screen = Screen::Alerts;
     let mut acked = alert(4, AlertKind::Overstay, lot_id(2), spot_id(1), 90);
     acked.acknowledged_at = Some(t0() - Duration::minutes(60));
-    update(&mut app, Msg::Alerts(Fetched::Ok(vec![
-        acked,
-        alert(1, AlertKind::Overstay, lot_id(3), spot_id(3), 5),
-        alert(2, AlertKind::UnexpectedOccupancy, lot_id(3), spot_id(7), 12),
-        alert(3, AlertKind::NoShowCandidate, lot_id(1), spot_id(900), 30),
-    ])));
+    update(
+        &mut app,
+        Msg::Alerts(Fetched::Ok(vec![
+            acked,
+            alert(1, AlertKind::Overstay, lot_id(3), spot_id(3), 5),
+            alert(2, AlertKind::UnexpectedOccupancy, lot_id(3), spot_id(7), 12),
+            alert(3, AlertKind::NoShowCandidate, lot_id(1), spot_id(900), 30),
+        ])),
+    );
     insta::assert_snapshot!(draw(&app, 80, 24).backend());
 }
 
@@ -137,7 +140,10 @@ fn alerts_unavailable_and_polling() {
     app.screen = Screen::Alerts;
     update(&mut app, Msg::Alerts(Fetched::Unavailable));
     update(&mut app, Msg::Live(LiveEvent::Closed("reset".to_owned())));
-    update(&mut app, Msg::Live(LiveEvent::Unavailable("HTTP 404 on /api/v1/ws".to_owned())));
+    update(
+        &mut app,
+        Msg::Live(LiveEvent::Unavailable("HTTP 404 on /api/v1/ws".to_owned())),
+    );
     insta::assert_snapshot!(draw(&app, 80, 24).backend());
 }
 
@@ -151,14 +157,29 @@ fn help_lists_every_key() {
 #[test]
 fn reconnecting_status_and_error_line() {
     let mut app = overview_app(12);
-    update(&mut app, Msg::Live(LiveEvent::Closed("connection reset".to_owned())));
-    update(&mut app, Msg::Live(LiveEvent::Closed("connection refused".to_owned())));
-    update(&mut app, Msg::Live(LiveEvent::Closed("connection refused".to_owned())));
+    update(
+        &mut app,
+        Msg::Live(LiveEvent::Closed("connection reset".to_owned())),
+    );
+    update(
+        &mut app,
+        Msg::Live(LiveEvent::Closed("connection refused".to_owned())),
+    );
+    update(
+        &mut app,
+        Msg::Live(LiveEvent::Closed("connection refused".to_owned())),
+    );
     let terminal = draw(&app, 80, 24);
     let text = terminal.backend().to_string();
     assert!(text.contains("reconnecting (try 3 in 2 s)"), "{text}");
-    assert!(text.contains("stale for 0 s"), "never shown as live: {text}");
-    assert!(text.contains("live feed lost: connection refused"), "{text}");
+    assert!(
+        text.contains("stale for 0 s"),
+        "never shown as live: {text}"
+    );
+    assert!(
+        text.contains("live feed lost: connection refused"),
+        "{text}"
+    );
     assert!(!text.contains(" live "), "{text}");
 }
 
@@ -212,7 +233,10 @@ fn no_color_keeps_states_apart_with_modifiers_only() {
     let color = draw(&app, 80, 24);
     assert_eq!(style_of(&color, "1-005").bg, Some(Color::Blue));
     assert_eq!(style_of(&color, "1-001").bg, Some(Color::Green));
-    assert_eq!(Theme::COLOR.spot(SpotState::Overstay).bg, Some(Color::Magenta));
+    assert_eq!(
+        Theme::COLOR.spot(SpotState::Overstay).bg,
+        Some(Color::Magenta)
+    );
 }
 
 #[test]
@@ -228,10 +252,18 @@ fn lot_states_follow_bookings_sensors_and_alerts() {
         detail.spot_state(spot, &app.alerts.items, app.now)
     };
     assert_eq!(state("1-001"), SpotState::Free);
-    assert_eq!(state("1-003"), SpotState::Overstay, "an open overstay alert");
+    assert_eq!(
+        state("1-003"),
+        SpotState::Overstay,
+        "an open overstay alert"
+    );
     assert_eq!(state("1-007"), SpotState::Alert, "a sensor mismatch alert");
     assert_eq!(state("1-006"), SpotState::Occupied, "checked in");
-    assert_eq!(state("1-009"), SpotState::Overstay, "checked in past its end");
+    assert_eq!(
+        state("1-009"),
+        SpotState::Overstay,
+        "checked in past its end"
+    );
     assert_eq!(state("1-005"), SpotState::Occupied, "the sensor says so");
     assert_eq!(state("1-017"), SpotState::OutOfService);
     assert_eq!(state("1-012"), SpotState::Booked, "not available now");

@@ -97,7 +97,10 @@ fn bookings_filter_paging_and_search() {
     let Command::FetchBookings(query) = &commands[0] else {
         panic!("{commands:?}");
     };
-    assert_eq!((query.lot_id, query.page, query.status), (Some(lot_id(4)), Some(1), None));
+    assert_eq!(
+        (query.lot_id, query.page, query.status),
+        (Some(lot_id(4)), Some(1), None)
+    );
 
     update(&mut app, Msg::BookingsLoaded(Ok(bookings_page(20, 130, 1))));
     let commands = key(&mut app, KeyCode::Char('f'));
@@ -128,7 +131,11 @@ fn bookings_filter_paging_and_search() {
     assert!(!app.quit, "typing q-less words is not a command");
     let visible = app.visible_bookings();
     assert_eq!(visible.len(), 4);
-    assert!(visible.iter().all(|r| r.status == ReservationStatusDto::Held));
+    assert!(
+        visible
+            .iter()
+            .all(|r| r.status == ReservationStatusDto::Held)
+    );
     key(&mut app, KeyCode::Char('q'));
     assert!(!app.quit, "q while searching is text");
     key(&mut app, KeyCode::Esc);
@@ -185,7 +192,9 @@ fn an_action_error_is_a_message_and_the_screen_stays() {
     let before = app.bookings.items.clone();
     let commands = update(
         &mut app,
-        Msg::ActionDone(Err("the reservation cannot be checked in: it is cancelled".into())),
+        Msg::ActionDone(Err(
+            "the reservation cannot be checked in: it is cancelled".into()
+        )),
     );
     assert!(commands.is_empty());
     let notice = app.notice.as_ref().expect("shown");
@@ -213,7 +222,11 @@ fn live_data_goes_stale_after_silence() {
         ("live · stale for 46 s".to_owned(), false)
     );
     update(&mut app, Msg::Live(LiveEvent::Heartbeat));
-    assert_eq!(connection_text(&app), ("live".to_owned(), true), "a ping is news");
+    assert_eq!(
+        connection_text(&app),
+        ("live".to_owned(), true),
+        "a ping is news"
+    );
 }
 
 #[test]
@@ -300,7 +313,13 @@ fn missing_alerts_endpoint_is_shown_as_unavailable() {
 #[test]
 fn alerts_arrive_live_and_are_acknowledged() {
     let mut app = overview_app(12);
-    let newest = alert(9, parking_api::AlertKind::Overstay, lot_id(2), spot_id(4), 0);
+    let newest = alert(
+        9,
+        parking_api::AlertKind::Overstay,
+        lot_id(2),
+        spot_id(4),
+        0,
+    );
     update(
         &mut app,
         Msg::Live(LiveEvent::Message(Box::new(ServerMessage::Alert {
@@ -318,7 +337,10 @@ fn alerts_arrive_live_and_are_acknowledged() {
     acked.acknowledged_at = Some(t0());
     update(&mut app, Msg::AlertAcked(Ok(acked)));
     assert_eq!(app.open_alerts(lot_id(2)), 0);
-    assert!(key(&mut app, KeyCode::Char('a')).is_empty(), "already acknowledged");
+    assert!(
+        key(&mut app, KeyCode::Char('a')).is_empty(),
+        "already acknowledged"
+    );
 }
 
 #[test]
@@ -326,7 +348,10 @@ fn screens_keys_help_and_quit() {
     let mut app = overview_app(3);
     let commands = key(&mut app, KeyCode::Enter);
     assert_eq!(app.screen, Screen::Lot);
-    assert_eq!(commands, vec![Command::FetchLot(app.selected_lot.expect("one"))]);
+    assert_eq!(
+        commands,
+        vec![Command::FetchLot(app.selected_lot.expect("one"))]
+    );
     key(&mut app, KeyCode::Char('?'));
     assert!(app.help);
     key(&mut app, KeyCode::Char('x'));
@@ -370,7 +395,11 @@ fn lot_screen_refreshes_on_its_own_and_on_live_changes() {
     key(&mut app, KeyCode::Right);
     assert_eq!(app.lot.selected_spot, 47);
     key(&mut app, KeyCode::Up);
-    assert_eq!(app.lot.selected_spot, 47 - 6, "six cells a row at 80 columns");
+    assert_eq!(
+        app.lot.selected_spot,
+        47 - 6,
+        "six cells a row at 80 columns"
+    );
 }
 
 #[test]

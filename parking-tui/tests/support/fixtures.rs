@@ -145,13 +145,15 @@ pub fn overview_app(count: u32) -> App {
     available.insert(SpotKindDto::Regular, 10);
     update(
         &mut app,
-        Msg::Live(LiveEvent::Message(Box::new(ServerMessage::AvailabilityUpdate {
-            lot_id: lot_id(5),
-            seq: 9,
-            capacity,
-            available,
-            at: later,
-        }))),
+        Msg::Live(LiveEvent::Message(Box::new(
+            ServerMessage::AvailabilityUpdate {
+                lot_id: lot_id(5),
+                seq: 9,
+                capacity,
+                available,
+                at: later,
+            },
+        ))),
     );
     app.notice = None;
     assert_eq!(app.feed.link, Link::Live);
@@ -220,7 +222,11 @@ pub fn lot_detail(per_level: u32) -> LotDetail {
         for i in 1..=per_level {
             let n = level * 10_000 + i;
             spots.push(Spot {
-                id: if level == 1 && i <= 9 { spot_id(i) } else { spot_id(n) },
+                id: if level == 1 && i <= 9 {
+                    spot_id(i)
+                } else {
+                    spot_id(n)
+                },
                 lot_id: lot,
                 label: format!("{level}-{i:03}"),
                 kind: if i % 10 == 0 {
@@ -242,7 +248,14 @@ pub fn lot_detail(per_level: u32) -> LotDetail {
         booking(1, lot, &spots[5], -90, 30, ReservationStatusDto::CheckedIn),
         booking(2, lot, &spots[5], 120, 240, ReservationStatusDto::Confirmed),
         booking(3, lot, &spots[1], 60, 180, ReservationStatusDto::Confirmed),
-        booking(4, lot, &spots[8], -120, -20, ReservationStatusDto::CheckedIn),
+        booking(
+            4,
+            lot,
+            &spots[8],
+            -120,
+            -20,
+            ReservationStatusDto::CheckedIn,
+        ),
         booking(5, lot, &spots[10], 300, 420, ReservationStatusDto::Held),
     ];
     reservations.sort_by_key(|r| r.start_time);
