@@ -33,9 +33,7 @@ fn frames(c: &mut Criterion) {
     let mut terminal = Terminal::new(TestBackend::new(200, 60)).expect("terminal");
     group.bench_function("overview_500_lots_200x60", |b| {
         b.iter(|| {
-            terminal
-                .draw(|frame| view(&app, frame))
-                .expect("draws");
+            terminal.draw(|frame| view(&app, frame)).expect("draws");
         })
     });
 
@@ -46,9 +44,7 @@ fn frames(c: &mut Criterion) {
     lot_app.size = (200, 60);
     group.bench_function("lot_2000_spots_200x60", |b| {
         b.iter(|| {
-            terminal
-                .draw(|frame| view(&lot_app, frame))
-                .expect("draws");
+            terminal.draw(|frame| view(&lot_app, frame)).expect("draws");
         })
     });
     group.finish();

@@ -89,10 +89,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    // `ratatui::init` also installs a panic hook that restores the terminal
-    // before the panic message is printed.
-    let mut terminal = ratatui::init();
+    // `try_init` also installs a panic hook that restores the terminal before
+    // the panic message is printed. A panic on any thread (a background task
+    // too) then ends the process: drawing on after the terminal was restored
+    // would leave the user's shell in a mess.
+    let mut terminal = match ratatui::try_init() {
+        Ok(terminal) => terminal,
+        Err(e) => {
+            ratatui::restore();
+            return Err(e).context("cannot take over the terminal (is this a terminal?)");
+        }
+    };
+    let restore_then_print = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore_then_print(info);
+        std::process::exit(101);
+    }));
     let result = runtime.block_on(parking_tui::runtime::run(&mut terminal, app, source));
     ratatui::restore();
+    // Background requests still in flight are dropped with the runtime.
+    runtime.shutdown_background();
     result
 }
