@@ -68,19 +68,24 @@ async fn connect(request: &LiveRequest, tx: &UnboundedSender<Msg>) -> Result<Str
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_MESSAGE_BYTES))
         .max_frame_size(Some(MAX_MESSAGE_BYTES));
-    let (mut socket, _) =
-        match tokio_tungstenite::connect_async_with_config(url, Some(config), true).await {
-            Ok(ok) => ok,
-            Err(WsError::Http(response))
-                if matches!(response.status().as_u16(), 404 | 405 | 501) =>
-            {
-                return Err(LiveEvent::Unavailable(format!(
-                    "HTTP {} on /api/v1/ws",
-                    response.status().as_u16()
-                )));
-            }
-            Err(e) => return Err(LiveEvent::Closed(e.to_string())),
-        };
+    let connecting = tokio_tungstenite::connect_async_with_config(url, Some(config), true);
+    let (mut socket, _) = match tokio::time::timeout(HANDSHAKE_TIMEOUT, connecting).await {
+        Err(_) => {
+            return Err(LiveEvent::Closed(
+                "the server did not answer the upgrade in time".to_owned(),
+            ));
+        }
+        Ok(Ok(ok)) => ok,
+        Ok(Err(WsError::Http(response)))
+            if matches!(response.status().as_u16(), 404 | 405 | 501) =>
+        {
+            return Err(LiveEvent::Unavailable(format!(
+                "HTTP {} on /api/v1/ws",
+                response.status().as_u16()
+            )));
+        }
+        Ok(Err(e)) => return Err(LiveEvent::Closed(e.to_string())),
+    };
 
     let welcome = next_message(&mut socket).await?;
     let ServerMessage::Welcome {

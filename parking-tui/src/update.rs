@@ -289,11 +289,11 @@ fn on_server_message(app: &mut App, message: ServerMessage) -> Vec<Command> {
             error(app, format!("live feed: {code}: {detail}"));
             Vec::new()
         }
-        ServerMessage::Welcome { .. }
-        | ServerMessage::Authenticated { .. }
-        | ServerMessage::Subscribed { .. }
-        | ServerMessage::Unsubscribed { .. }
-        | ServerMessage::Reservation { .. } => Vec::new(),
+        // The handshake's answers, drivers' reservation events, and events
+        // replayed on resume (the availability update after them carries
+        // their newest `seq`) change nothing on screen; variants a newer
+        // protocol adds neither.
+        _ => Vec::new(),
     }
 }
 
