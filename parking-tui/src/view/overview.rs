@@ -87,10 +87,11 @@ struct Widths {
 impl Widths {
     fn for_width(width: u16) -> Widths {
         let width = usize::from(width);
-        // name, space, gauge | " free/in" 10 | " occ%" 5 | "  ↑" 3 | " !!!" 4 | kinds 28
+        // name, space, gauge | " free/in" 10 | " occ%" 5 | "  ↑" 3 | " !!!" 4 | kinds 26
         let fixed = 1 + 10 + 5 + 3 + 4;
         let kinds = width >= 100;
-        let rest = width.saturating_sub(fixed + if kinds { 28 } else { 0 });
+        // The kinds take " " and five columns of five.
+        let rest = width.saturating_sub(fixed + if kinds { 26 } else { 0 });
         let name = (rest * 45 / 100).clamp(8, 32);
         let gauge = rest.saturating_sub(name).max(4);
         Widths { name, gauge, kinds }
@@ -108,7 +109,11 @@ impl Widths {
             gauge = self.gauge
         );
         if self.kinds {
-            text.push_str("  free by kind");
+            // Matches the row's " " and five columns of five (see `row_line`).
+            text.push(' ');
+            for kind in KINDS {
+                text.push_str(&format!("{:>5}", kind_short(kind)));
+            }
         }
         text
     }
@@ -139,22 +144,19 @@ fn row_line<'a>(app: &App, lot: &'a LotRow, widths: &Widths, stale: bool) -> Lin
     let alert_style = if alerts > 0 { theme.error() } else { base };
     spans.push(Span::styled(format!(" {alerts:>3}"), alert_style));
     if widths.kinds {
-        let kinds: Vec<String> = KINDS
-            .iter()
-            .filter_map(|k| {
-                lot.capacity.get(k).map(|cap| {
-                    format!(
-                        "{} {}/{cap}",
-                        kind_short(*k),
-                        lot.available.get(k).copied().unwrap_or(0)
-                    )
-                })
-            })
-            .collect();
-        spans.push(Span::styled(
-            format!("  {}", fit(&kinds.join(" "), 26)),
-            base,
-        ));
+        // Free spots per kind in fixed columns under the header's kind names;
+        // `-` where the lot has no spot of that kind.
+        let mut text = String::from(" ");
+        for kind in KINDS {
+            match lot.capacity.get(&kind) {
+                Some(_) => {
+                    let free = lot.available.get(&kind).copied().unwrap_or(0);
+                    text.push_str(&format!("{free:>5}"));
+                }
+                None => text.push_str("    -"),
+            }
+        }
+        spans.push(Span::styled(text, base));
     }
     Line::from(spans)
 }
