@@ -34,13 +34,20 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         .title(Line::from(title));
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let [legend, header, rows] = Layout::vertical([
+    let [legend, header, rows, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(1),
         Constraint::Min(0),
+        Constraint::Length(1),
     ])
     .areas(inner);
     frame.render_widget(Paragraph::new(legend_line(theme)), legend);
+    if let Some(lot) = app.selected_row() {
+        frame.render_widget(
+            Paragraph::new(selected_line(app, lot, usize::from(footer.width))),
+            footer,
+        );
+    }
 
     let widths = Widths::for_width(inner.width);
     frame.render_widget(
@@ -189,6 +196,34 @@ pub fn gauge(theme: Theme, lot: &LotRow, width: usize) -> Vec<Span<'static>> {
         }
     }
     spans
+}
+
+/// The highlighted lot's counts in full, whatever the width: free/in-service
+/// per kind and every part of the gauge.
+fn selected_line(app: &App, lot: &LotRow, width: usize) -> Line<'static> {
+    let kinds: Vec<String> = KINDS
+        .iter()
+        .filter_map(|k| {
+            let cap = lot.capacity.get(k)?;
+            let free = lot.available.get(k).copied().unwrap_or(0);
+            Some(format!("{} {free}/{cap}", kind_short(*k)))
+        })
+        .collect();
+    let kinds = if kinds.is_empty() {
+        "kinds not counted yet".to_owned()
+    } else {
+        kinds.join(" ")
+    };
+    // Kinds first: the row above shows the rest, except on narrow terminals.
+    let text = format!(
+        "▶ {} │ {kinds} │ occupied {} booked {} free {} out of service {}",
+        lot.name,
+        lot.occupied,
+        lot.booked(),
+        lot.free,
+        lot.out_of_service,
+    );
+    Line::styled(fit(&text, width), app.theme.header())
 }
 
 fn legend_line(theme: Theme) -> Line<'static> {
