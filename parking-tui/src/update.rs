@@ -215,7 +215,11 @@ fn on_lots(app: &mut App, result: Result<Vec<parking_api::LotSummary>, String>) 
 fn on_live(app: &mut App, event: LiveEvent) -> Vec<Command> {
     match event {
         LiveEvent::Opened => {
+            let was_lost = app.feed.failures > 0;
             app.feed.opened(app.now);
+            if was_lost {
+                info(app, "live feed back".to_owned());
+            }
             Vec::new()
         }
         LiveEvent::Heartbeat => {
