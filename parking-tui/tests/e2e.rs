@@ -5,6 +5,7 @@
 //! Without tmux the test says it was skipped and why, and fails instead when
 //! `PARKING_REQUIRE_TMUX=1` (as `.ci/run` sets).
 
+use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -81,7 +82,12 @@ async fn a_booking_through_the_api_changes_the_lots_count_on_screen() {
             std::env::var("PARKING_REQUIRE_TMUX").as_deref() != Ok("1"),
             "PARKING_REQUIRE_TMUX=1 but {why}"
         );
-        eprintln!("SKIPPED a_booking_through_the_api_changes_the_lots_count_on_screen: {why}");
+        // Straight to stderr, past the test harness's capture, so the skip is
+        // seen in a passing run.
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED a_booking_through_the_api_changes_the_lots_count_on_screen: {why}"
+        );
         return;
     }
     let app = TestApp::spawn().await;

@@ -267,7 +267,10 @@ fn reconnects_with_backoff_and_resumes_from_the_last_seq_per_lot() {
     update(&mut app, Msg::Live(LiveEvent::Opened));
     assert_eq!(app.feed.link, Link::Live);
     let notice = app.notice.as_ref().expect("told");
-    assert_eq!((notice.text.as_str(), notice.error), ("live feed back", false));
+    assert_eq!(
+        (notice.text.as_str(), notice.error),
+        ("live feed back", false)
+    );
 
     // After the resume, a replayed old update changes nothing; a newer one does.
     let free = |app: &App| app.lots.iter().find(|l| l.id == a).expect("lot").free;
