@@ -15,6 +15,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("r", "reload this screen"),
     ("Esc", "clear the message line"),
     ("↑↓ j k PgUp PgDn", "move (overview, bookings, alerts)"),
+    ("Home End", "first / last (overview, lot)"),
     ("Overview: s", "sort by occupancy / name / alerts"),
     ("Overview: Enter l", "open the lot"),
     ("Overview: b a", "the lot's bookings / analytics"),
