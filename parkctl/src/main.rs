@@ -25,6 +25,7 @@ use commands::analytics::AnalyticsCommand;
 use commands::auth::LoginArgs;
 use commands::bench::BenchArgs;
 use commands::bookings::BookingsCommand;
+use commands::devices::DevicesCommand;
 use commands::docs::{CompletionsArgs, ManArgs};
 use commands::lots::LotsCommand;
 use commands::profile::ProfileCommand;
@@ -80,6 +81,9 @@ enum Command {
     /// Spots of a lot.
     #[command(subcommand)]
     Spots(SpotsCommand),
+    /// Device keys of a lot's sensors.
+    #[command(subcommand)]
+    Devices(DevicesCommand),
     /// Rate cards.
     #[command(subcommand)]
     Rates(RatesCommand),
@@ -156,6 +160,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Profile(c) => commands::profile::run(&ctx, c),
             Command::Lots(c) => commands::lots::run(&ctx, c).await,
             Command::Spots(c) => commands::spots::run(&ctx, c).await,
+            Command::Devices(c) => commands::devices::run(&ctx, c).await,
             Command::Rates(c) => commands::rates::run(&ctx, c).await,
             Command::Quote(args) => commands::rates::quote(&ctx, args).await,
             Command::Bookings(c) => commands::bookings::run(&ctx, c).await,

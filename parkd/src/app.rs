@@ -103,8 +103,8 @@ pub async fn build_with_store(
     }))
 }
 
-/// Background work: expiring holds, marking no-shows, forgetting idle rate-limit
-/// keys. Runs until aborted.
+/// Background work: reconciling sensors with bookings, expiring holds, marking
+/// no-shows, forgetting idle rate-limit keys. Runs until aborted.
 pub fn spawn_jobs(state: AppState) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut sweep = tokio::time::interval(Duration::from_secs(5));
@@ -113,6 +113,13 @@ pub fn spawn_jobs(state: AppState) -> JoinHandle<()> {
         loop {
             sweep.tick().await;
             ticks += 1;
+            // Before the booking sweep, so a booking whose grace just ended is
+            // judged against its sensor while still confirmed.
+            match crate::service::sensors::reconcile(&state, Utc::now()).await {
+                Ok(raised) if raised.is_empty() => {}
+                Ok(raised) => info!(alerts = raised.len(), "sensor reconciliation raised alerts"),
+                Err(e) => warn!(error = %e, "sensor reconciliation failed; will retry"),
+            }
             match crate::service::booking::sweep(&state, Utc::now()).await {
                 Ok(0) => {}
                 Ok(n) => info!(released = n, "expired holds and no-shows released"),

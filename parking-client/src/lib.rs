@@ -14,12 +14,13 @@
 //!   [`profiles::FileTokens`], the token store over one of them;
 //! - one module per resource, each adding its methods to [`Client`]:
 //!   [`auth`], [`users`], [`lots`], [`spots`], [`rates`], [`reservations`],
-//!   [`analytics`], [`alerts`], [`ops`].
+//!   [`analytics`], [`alerts`], [`ops`], [`devices`].
 
 pub mod alerts;
 pub mod analytics;
 pub mod auth;
 pub mod client;
+pub mod devices;
 pub mod error;
 pub mod lots;
 pub mod ops;

@@ -4,6 +4,7 @@ pub mod analytics;
 pub mod auth;
 pub mod bench;
 pub mod bookings;
+pub mod devices;
 pub mod docs;
 pub mod import;
 pub mod lots;

@@ -2,14 +2,17 @@
 //! assembles them under `/api/v1`, adds the ops endpoints at the root, the
 //! OpenAPI document, and the middleware every request passes through.
 
+pub mod alerts;
 pub mod analytics;
 pub mod auth;
+pub mod devices;
 pub mod events;
 pub mod extract;
 pub mod lots;
 pub mod ops;
 pub mod rates;
 pub mod reservations;
+pub mod sensors;
 pub mod spots;
 pub mod users;
 
@@ -50,6 +53,7 @@ use crate::state::AppState;
         (name = "reservations", description = "Bookings and their lifecycle"),
         (name = "analytics", description = "Occupancy, revenue, summaries"),
         (name = "events", description = "The event log, for replay"),
+        (name = "sensors", description = "Device keys, sensor readings, alerts"),
         (name = "ops", description = "Health, readiness, metrics")
     )
 )]
@@ -83,6 +87,9 @@ fn api_v1() -> OpenApiRouter<AppState> {
         .merge(spots::routes())
         .merge(rates::routes())
         .merge(events::routes())
+        .merge(devices::routes())
+        .merge(sensors::routes())
+        .merge(alerts::routes())
 }
 
 /// The whole router and the OpenAPI document it serves.

@@ -2,10 +2,13 @@
 //! public list of a lot's spots with their availability, bulk creation and
 //! taking a spot in or out of service (staff of the lot's tenant, admins).
 
+use std::collections::HashMap;
+
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::Utc;
+use parking_api::alerts::SensorState;
 use parking_api::common::Problem;
 use parking_api::spots::{CreateSpotsRequest, Spot, SpotsQuery, UpdateSpotRequest};
 use parking_core::model::{Interval, LotId, Spot as CoreSpot, SpotId, SpotKind};
@@ -27,7 +30,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// A lot's spots in inventory order, each with `available`: free for the
 /// window when one is given, else free at this instant (out-of-service spots
-/// never are). The lot's turnover buffer counts, as it would for a booking, so
+/// never are); and `sensor`, the spot's sensor state when it has one (`at` is
+/// the reading that set the current occupancy). The lot's turnover buffer counts, as it would for a booking, so
 /// a spot just vacated reads as taken until its buffer has passed. Public.
 #[utoipa::path(
     get,
@@ -54,15 +58,32 @@ pub async fn list_spots(
         _ => lots::instant(now)?,
     };
     let kind = query.spot_type.map(SpotKind::from);
+    let lot_id = LotId::from_uuid(id);
+    let sensors: HashMap<SpotId, SensorState> = state
+        .store
+        .sensor_states(lot_id)
+        .await?
+        .into_iter()
+        .map(|s| {
+            (
+                s.spot_id,
+                SensorState {
+                    occupied: s.occupied,
+                    at: s.since,
+                },
+            )
+        })
+        .collect();
     let city = state.engine.read();
-    let lot = city
-        .lot(LotId::from_uuid(id))
-        .map_err(|_| ApiError::NotFound("lot"))?;
+    let lot = city.lot(lot_id).map_err(|_| ApiError::NotFound("lot"))?;
     let spots = lot
         .inventory
         .spots()
         .filter(|s| kind.is_none_or(|k| s.kind == k))
-        .map(|s| Spot::from(s).with_available(lot.inventory.is_free(s.id, &window, now)))
+        .map(|s| Spot {
+            sensor: sensors.get(&s.id).copied(),
+            ..Spot::from(s).with_available(lot.inventory.is_free(s.id, &window, now))
+        })
         .collect();
     Ok(Json(spots))
 }

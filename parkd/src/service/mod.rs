@@ -3,3 +3,4 @@
 pub mod accounts;
 pub mod booking;
 pub mod lots;
+pub mod sensors;

@@ -1,8 +1,10 @@
 //! Black-box tests of parkd over HTTP: each test starts its own parkd on
 //! `127.0.0.1:0` over a fresh data directory (see [`helpers::TestApp`]).
 
+mod alerts;
 mod analytics;
 mod auth;
+mod devices;
 mod events;
 mod helpers;
 mod lots;
@@ -11,5 +13,6 @@ mod openapi;
 mod ops;
 mod rates;
 mod reservations;
+mod sensors;
 mod spots;
 mod users;

@@ -37,6 +37,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "event_cursor",
         sql: include_str!("../../../../migrations/sqlite/0002_event_cursor.sql"),
     },
+    Migration {
+        version: 3,
+        name: "sensors",
+        sql: include_str!("../../../../migrations/sqlite/0003_sensors.sql"),
+    },
 ];
 
 /// The highest schema version this binary knows.
@@ -215,7 +220,8 @@ mod tests {
             [],
         )
         .expect("an event written by version 1");
-        assert_eq!(migrate(&mut conn).expect("upgrade"), vec![2]);
+        let v2 = &MIGRATIONS[..2];
+        assert_eq!(migrate_with(&mut conn, v2).expect("upgrade"), vec![2]);
         assert_eq!(current_version(&conn).expect("version"), 2);
         let cursor: i64 = conn
             .query_row("SELECT published_seq FROM event_cursor", [], |r| r.get(0))

@@ -34,6 +34,7 @@ mod events;
 mod lots;
 mod reservations;
 mod rows;
+mod sensors;
 pub mod store;
 mod users;
 
