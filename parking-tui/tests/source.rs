@@ -6,9 +6,13 @@ use std::time::Duration;
 
 use chrono::Utc;
 use parkd::testing::{DRIVER, OPERATOR, PASSWORD, TestApp};
-use parking_api::{CreateReservationRequest, ReservationsQuery, SpotKindDto};
+use parking_api::{
+    AlertKind, CreateReservationRequest, ReservationsQuery, SensorBatch, SensorReading,
+    SpotKindDto, SpotRef,
+};
 use parking_client::Client;
 use parking_tui::app::{Action, Fetched, Msg};
+use parking_tui::model::SpotState;
 use parking_tui::source::{Area, ClientSource, Source};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -159,4 +163,69 @@ async fn a_server_without_alerts_is_unavailable_not_an_error() {
         panic!("acknowledging cannot succeed");
     };
     assert!(why.contains("alerts unavailable"), "{why}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sensor_reading_is_a_car_and_its_alert_is_listed_and_acknowledged() {
+    let app = TestApp::spawn().await;
+    let lot = app.lot.as_uuid();
+    let spot = app.spots[0].as_uuid();
+    let client = Client::new(app.url.clone());
+    client
+        .login(OPERATOR, PASSWORD)
+        .await
+        .expect("operator logs in");
+    let source = ClientSource::new(client.clone(), DRESDEN);
+    assert_eq!(source.alerts().await, Fetched::Ok(Vec::new()));
+
+    let device = client
+        .create_device(lot, "level 0 gateway")
+        .await
+        .expect("device");
+    client
+        .post_sensor_batch(
+            &device.key,
+            &SensorBatch {
+                events: vec![SensorReading {
+                    spot: SpotRef::Id(spot),
+                    occupied: true,
+                    at: Utc::now(),
+                }],
+            },
+        )
+        .await
+        .expect("batch");
+
+    let counts = source.counts(vec![lot]).await.expect("counts");
+    assert_eq!(
+        (counts[0].occupied, counts[0].free),
+        (1, 1),
+        "the sensor's car"
+    );
+
+    let Fetched::Ok(alerts) = source.alerts().await else {
+        panic!("alerts are listed");
+    };
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(
+        (alerts[0].kind, alerts[0].spot_id),
+        (AlertKind::UnexpectedOccupancy, spot)
+    );
+
+    let detail = source.lot(lot).await.expect("lot screen");
+    let cell = detail.spots.iter().find(|s| s.id == spot).expect("spot");
+    assert_eq!(
+        detail.spot_state(cell, &alerts, Utc::now()),
+        SpotState::Alert
+    );
+
+    let Msg::AlertAcked(Ok(acked)) = source.act(Action::Acknowledge(alerts[0].id)).await else {
+        panic!("acknowledged");
+    };
+    assert!(acked.acknowledged_at.is_some());
+    assert_eq!(
+        detail.spot_state(cell, &[acked], Utc::now()),
+        SpotState::Occupied,
+        "acknowledged: the car is still there"
+    );
 }
