@@ -13,6 +13,9 @@ pub const BACKOFF_BASE: Duration = Duration::milliseconds(500);
 pub const BACKOFF_CAP: Duration = Duration::seconds(30);
 /// How often the REST API is polled when there is no live feed.
 pub const POLL_EVERY: Duration = Duration::seconds(3);
+/// While live, the area is searched again this often: a booking that starts
+/// later changes "free now" when it starts, and no event marks that moment.
+pub const LIVE_RESYNC_EVERY: Duration = Duration::seconds(15);
 /// A live feed silent this long (no message, no ping) is stale. parkd pings
 /// every `heartbeat_secs` (30 s by default in the protocol).
 pub const LIVE_STALE_AFTER: Duration = Duration::seconds(45);
@@ -56,7 +59,8 @@ pub struct Feed {
     /// The last `seq` seen per lot, sent on reconnect so the server replays
     /// what was missed instead of resending every snapshot.
     pub since: BTreeMap<Uuid, u64>,
-    /// When the next poll is due (polling only).
+    /// When the next search of the area is due (polling, or the live
+    /// resync).
     pub next_poll: Option<DateTime<Utc>>,
     /// Connection attempts that failed since the last good connection.
     pub failures: u32,
@@ -107,6 +111,7 @@ impl Feed {
         self.link = Link::Live;
         self.heard_at = Some(now);
         self.failures = 0;
+        self.next_poll = Some(now + LIVE_RESYNC_EVERY);
     }
 
     /// The connection dropped (or could not be opened) at `now`: schedule

@@ -12,7 +12,7 @@ use crate::app::{
     Action, AlertsStatus, App, Command, Confirm, Fetched, LiveEvent, MAX_SEARCH_CHARS, Msg, Notice,
     Screen, SortBy, short_id,
 };
-use crate::link::{Link, POLL_EVERY};
+use crate::link::{LIVE_RESYNC_EVERY, Link, POLL_EVERY};
 use crate::model::{LotRow, Span, spot_groups};
 
 /// Spot counts and alerts are refreshed this often (the live feed carries
@@ -153,6 +153,10 @@ fn on_tick(app: &mut App, now: chrono::DateTime<chrono::Utc>) -> Vec<Command> {
         }
         Link::Polling if app.feed.next_poll.is_none_or(|due| now >= due) => {
             app.feed.next_poll = Some(now + POLL_EVERY);
+            commands.push(Command::FetchLots);
+        }
+        Link::Live if app.feed.next_poll.is_some_and(|due| now >= due) => {
+            app.feed.next_poll = Some(now + LIVE_RESYNC_EVERY);
             commands.push(Command::FetchLots);
         }
         _ => {}

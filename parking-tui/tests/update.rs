@@ -230,6 +230,20 @@ fn live_data_goes_stale_after_silence() {
 }
 
 #[test]
+fn live_feeds_search_the_area_again_every_15_s() {
+    let mut app = empty_app();
+    update(&mut app, Msg::Lots(Ok(summaries(2))));
+    update(&mut app, Msg::Live(LiveEvent::Opened));
+    assert!(update(&mut app, Msg::Tick(t0() + Duration::seconds(14))).is_empty());
+    assert_eq!(
+        update(&mut app, Msg::Tick(t0() + Duration::seconds(15))),
+        vec![Command::FetchLots],
+        "bookings that start later change free counts without an event"
+    );
+    assert!(update(&mut app, Msg::Tick(t0() + Duration::seconds(16))).is_empty());
+}
+
+#[test]
 fn reconnects_with_backoff_and_resumes_from_the_last_seq_per_lot() {
     let mut app = overview_app(3);
     let start = app.now;
