@@ -10,10 +10,13 @@
 //! - [`error`] — [`ClientError`], one `Display` line per failure;
 //! - [`tokens`] — [`TokenStore`], where the token pair lives and how a
 //!   rotated pair is persisted ([`MemoryTokens`] keeps it in memory);
+//! - [`profiles`] — the login profiles of parkctl and parking-tui, and
+//!   [`profiles::FileTokens`], the token store over one of them;
 //! - one module per resource, each adding its methods to [`Client`]:
 //!   [`auth`], [`users`], [`lots`], [`spots`], [`rates`], [`reservations`],
-//!   [`analytics`], [`ops`], [`devices`], [`payments`].
+//!   [`analytics`], [`alerts`], [`ops`], [`devices`], [`payments`].
 
+pub mod alerts;
 pub mod analytics;
 pub mod auth;
 pub mod client;
@@ -22,6 +25,7 @@ pub mod error;
 pub mod lots;
 pub mod ops;
 pub mod payments;
+pub mod profiles;
 pub mod rates;
 pub mod reservations;
 pub mod spots;

@@ -1,0 +1,183 @@
+//! End to end: a seeded parkd, the real `parking-tui` binary in a tmux
+//! pane logged in through a parkctl profile, a booking made through the API,
+//! and the lot's free count on the captured screen going from 2/2 to 1/2.
+//!
+//! Without tmux the test says it was skipped and why, and fails instead when
+//! `PARKING_REQUIRE_TMUX=1` (as `.ci/run` sets).
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use parkd::testing::{DRIVER, OPERATOR, PASSWORD, TestApp};
+use parking_api::{CreateReservationRequest, SpotKindDto};
+use parking_client::Client;
+
+/// A private tmux server (its own socket), killed when the test ends.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux runs")
+    }
+
+    fn capture(&self) -> String {
+        let out = self.run(&["capture-pane", "-p", "-t", "tui"]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits until the screen shows a line for which `found` holds; the
+    /// screen at the end either way.
+    async fn wait_for(&self, what: &str, found: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let screen = self.capture();
+            if screen.lines().any(&found) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the screen never showed {what}:\n{screen}"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
+fn tmux_available() -> bool {
+    Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// A parkctl config with one profile logged in as the operator.
+fn write_profile(dir: &Path, server: &str, access: &str, refresh: &str) {
+    let text = format!(
+        "current = \"default\"\n\n[profiles.default]\nserver = \"{server}\"\nemail = \"{OPERATOR}\"\naccess_token = \"{access}\"\nrefresh_token = \"{refresh}\"\n"
+    );
+    std::fs::write(dir.join("config.toml"), text).expect("config written");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_booking_through_the_api_changes_the_lots_count_on_screen() {
+    if !tmux_available() {
+        let why = "tmux is not installed (apt-get install -y tmux)";
+        assert!(
+            std::env::var("PARKING_REQUIRE_TMUX").as_deref() != Ok("1"),
+            "PARKING_REQUIRE_TMUX=1 but {why}"
+        );
+        // Straight to stderr, past the test harness's capture, so the skip is
+        // seen in a passing run.
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED a_booking_through_the_api_changes_the_lots_count_on_screen: {why}"
+        );
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let operator = Client::new(app.url.clone());
+    let pair = operator
+        .login(OPERATOR, PASSWORD)
+        .await
+        .expect("operator logs in");
+    let config = tempfile::tempdir().expect("config dir");
+    write_profile(
+        config.path(),
+        &app.url,
+        &pair.access_token,
+        &pair.refresh_token,
+    );
+
+    let tmux = Tmux {
+        socket: format!("parking-tui-e2e-{}", std::process::id()),
+    };
+    let command = format!(
+        "env PARKCTL_CONFIG_DIR='{}' NO_COLOR=1 '{}' --near 51.05,13.74 --radius 2000",
+        config.path().display(),
+        env!("CARGO_BIN_EXE_parking-tui"),
+    );
+    let started = tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "tui",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        &command,
+    ]);
+    assert!(
+        started.status.success(),
+        "tmux: {}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+
+    let before = tmux
+        .wait_for("the seeded lot with both spots free", |line| {
+            line.contains("Test lot") && line.contains("2/2")
+        })
+        .await;
+    assert!(
+        before.contains("op@example.com"),
+        "the profile's user is shown:\n{before}"
+    );
+
+    let driver = Client::new(app.url.clone());
+    driver
+        .login(DRIVER, PASSWORD)
+        .await
+        .expect("driver logs in");
+    let start = Utc::now() + chrono::Duration::seconds(1);
+    driver
+        .create_reservation(
+            &CreateReservationRequest {
+                lot_id: app.lot.as_uuid(),
+                spot_id: None,
+                spot_type: Some(SpotKindDto::Regular),
+                start_time: start,
+                end_time: start + chrono::Duration::hours(2),
+                hold: None,
+                expected_total: None,
+            },
+            None,
+        )
+        .await
+        .expect("booked");
+
+    let after = tmux
+        .wait_for("one spot taken", |line| {
+            line.contains("Test lot") && line.contains("1/2")
+        })
+        .await;
+    let status = after.lines().last().unwrap_or_default();
+    assert!(
+        status.contains("polling every") || status.contains("live"),
+        "the status line names the feed: {status}"
+    );
+    assert!(!status.contains("stale"), "fresh data: {status}");
+
+    // `q` quits and the terminal comes back (the pane's program ends).
+    tmux.run(&["send-keys", "-t", "tui", "q"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tmux.run(&["has-session", "-t", "tui"]).status.success() {
+        assert!(Instant::now() < deadline, "q did not quit");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
