@@ -93,6 +93,7 @@ pub async fn build_with_store(
     Ok(AppState::new(Inner {
         revoked: RevokedTokens::from_list(&snapshot.revoked_access),
         pii: PiiCipher::new(secrets.pii_key()),
+        realtime: crate::realtime::Realtime::new(config.websocket.clone()),
         config,
         store,
         engine,
@@ -133,14 +134,26 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let jobs = spawn_jobs(state.clone());
+    // Before the dispatcher, so the hub sees every event it publishes.
+    let hub = crate::realtime::hub::spawn(&state);
     let dispatcher = crate::outbox::spawn_dispatcher(&state);
     let app = crate::api::router(state.clone());
+    // Upgraded WebSocket connections outlive axum's graceful shutdown: tell
+    // their sessions to close (1001) and give them a moment to say so.
+    let sessions = state.clone();
+    let shutdown = async move {
+        shutdown.await;
+        sessions.realtime.shut_down();
+    };
     let result = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await;
+    state.realtime.shut_down();
+    state.realtime.closed(Duration::from_secs(2)).await;
+    hub.abort();
     jobs.abort();
     dispatcher.abort();
     if let Err(e) = state.store.close().await {

@@ -13,6 +13,8 @@
 //! - [`auth`] — passwords, tokens, encryption of personal data, key files.
 //! - [`outbox`] — the dispatcher publishing the event outbox to an in-process
 //!   bus, in order, at least once.
+//! - [`realtime`] — WebSocket delivery of availability, reservation events and
+//!   alerts from that bus (`GET /api/v1/ws`).
 //! - [`app`] — start-up, background jobs, serving and graceful shutdown;
 //!   [`config`] — defaults, TOML file, `PARKD_*` environment, flags.
 //!
@@ -28,6 +30,7 @@ pub mod error;
 pub mod limits;
 pub mod metrics;
 pub mod outbox;
+pub mod realtime;
 pub mod service;
 pub mod state;
 pub mod store;

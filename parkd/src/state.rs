@@ -39,6 +39,8 @@ pub struct Inner {
     pub limits: Limits,
     /// Where the outbox dispatcher publishes events.
     pub events: EventBus,
+    /// WebSocket subscriptions and their limits.
+    pub realtime: crate::realtime::Realtime,
 }
 
 impl std::fmt::Debug for Inner {

@@ -12,6 +12,7 @@ pub mod rates;
 pub mod reservations;
 pub mod spots;
 pub mod users;
+pub mod ws;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -83,6 +84,7 @@ fn api_v1() -> OpenApiRouter<AppState> {
         .merge(spots::routes())
         .merge(rates::routes())
         .merge(events::routes())
+        .merge(ws::routes())
 }
 
 /// The whole router and the OpenAPI document it serves.

@@ -205,7 +205,7 @@ pub struct Snapshot {
 
 /// The storage parkd runs on.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: super::realtime::RealtimeStore + Send + Sync + 'static {
     // --- users and tenants ---------------------------------------------------
 
     /// Stores a new user; `Conflict` if the email is taken.

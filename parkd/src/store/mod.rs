@@ -6,6 +6,7 @@
 //! service layer never sees a SQL type.
 
 pub mod interface;
+pub mod realtime;
 pub mod sqlite;
 
 /// What can go wrong in the store, in terms callers can act on.

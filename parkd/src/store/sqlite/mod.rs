@@ -32,6 +32,7 @@ pub mod writer;
 
 mod events;
 mod lots;
+mod realtime;
 mod reservations;
 mod rows;
 pub mod store;
