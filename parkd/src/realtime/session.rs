@@ -51,6 +51,15 @@ enum End {
     Gone,
 }
 
+/// The lots a `subscribe` names that exist, and the ids that do not.
+struct Resolved {
+    found: Vec<LotId>,
+    unknown: Vec<Uuid>,
+}
+
+/// A request refused: the error code and how to fix it.
+type Refusal = (&'static str, String);
+
 /// The token a connection authenticated with.
 #[derive(Clone, Copy, Debug)]
 struct Authenticated {
@@ -379,11 +388,7 @@ where
 
     /// The lots a `subscribe` names: known ids and the lots in its area, or
     /// the error to answer with.
-    fn resolve(
-        &self,
-        lots: &[Uuid],
-        near: Option<Area>,
-    ) -> Result<(Vec<LotId>, Vec<Uuid>), (&'static str, String)> {
+    fn resolve(&self, lots: &[Uuid], near: Option<Area>) -> Result<Resolved, Refusal> {
         let max = self.limits().max_subscriptions;
         let area = match near {
             Some(area) => {
@@ -426,7 +431,7 @@ where
                 }
             }
         }
-        Ok((found, unknown))
+        Ok(Resolved { found, unknown })
     }
 
     async fn subscribe(
@@ -453,7 +458,7 @@ where
                 )
                 .await;
         }
-        let (found, unknown) = match self.resolve(&lots, near) {
+        let Resolved { found, unknown } = match self.resolve(&lots, near) {
             Ok(resolved) => resolved,
             Err((code, detail)) => return self.error(code, detail).await,
         };

@@ -13,3 +13,4 @@ mod rates;
 mod reservations;
 mod spots;
 mod users;
+mod ws;

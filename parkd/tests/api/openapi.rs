@@ -42,6 +42,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("get", "/api/v1/analytics/revenue"),
     ("get", "/api/v1/analytics/summary"),
     ("get", "/api/v1/events"),
+    ("get", "/api/v1/ws"),
     ("get", "/health"),
     ("get", "/ready"),
     ("get", "/metrics"),
