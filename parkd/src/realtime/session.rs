@@ -585,3 +585,116 @@ fn missed_frame(lot: LotId, event: &StoredEvent) -> Frame {
         occurred_at: event.occurred_at,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use futures::channel::mpsc;
+    use parking_core::model::{Currency, Interval, Money, ReservationId, ReservationStatus};
+
+    use super::*;
+    use crate::config::Config;
+
+    async fn state(
+        tweak: impl FnOnce(&mut crate::config::WebSocketLimits),
+    ) -> (AppState, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config {
+            data_dir: dir.path().to_owned(),
+            sync_full: false,
+            ..Config::default()
+        };
+        tweak(&mut config.websocket);
+        let state = crate::app::build(config).await.expect("state");
+        (state, dir)
+    }
+
+    fn kind(message: &Message) -> String {
+        match message {
+            Message::Text(text) => serde_json::from_str::<serde_json::Value>(text.as_str())
+                .expect("json")["type"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            Message::Close(Some(frame)) => format!("close {}", frame.code),
+            other => format!("{other:?}"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_write_blocked_past_the_write_timeout_closes_as_a_slow_consumer() {
+        let (state, _dir) = state(|l| l.write_timeout_secs = 1).await;
+        // Room for one frame (the welcome); then the reader stalls.
+        let (sink, mut written) = mpsc::channel::<Message>(0);
+        let (incoming, stream) = mpsc::unbounded::<Result<Message, Infallible>>();
+        let admission = state.realtime.admit().expect("a slot");
+        let session = tokio::spawn(run(state.clone(), admission, sink, stream));
+        incoming
+            .unbounded_send(Ok(Message::Text(
+                r#"{"type":"unsubscribe","lots":[]}"#.into(),
+            )))
+            .expect("sent");
+        // Past the write timeout, within the second the close frame may take.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let mut seen = Vec::new();
+        while let Some(message) = written.next().await {
+            seen.push(kind(&message));
+        }
+        assert_eq!(seen, vec!["welcome".to_owned(), "close 4001".to_owned()]);
+        session.await.expect("session ends");
+        assert_eq!(
+            state.realtime.open_connections(),
+            0,
+            "the slot is free again"
+        );
+    }
+
+    #[tokio::test]
+    async fn overflowing_the_event_queue_closes_as_a_slow_consumer_without_blocking_the_hub() {
+        let (state, _dir) = state(|l| l.queue_capacity = 2).await;
+        let (sink, mut written) = mpsc::unbounded::<Message>();
+        let (incoming, stream) = mpsc::unbounded::<Result<Message, Infallible>>();
+        let user = UserId::new();
+        let (token, _) = state
+            .tokens
+            .issue(user.as_uuid(), &[Role::Driver], None, Utc::now())
+            .expect("token");
+        let admission = state.realtime.admit().expect("a slot");
+        let session = tokio::spawn(run(state.clone(), admission, sink, stream));
+        let auth = serde_json::json!({"type": "auth", "token": token}).to_string();
+        incoming
+            .unbounded_send(Ok(Message::Text(auth.into())))
+            .expect("sent");
+        assert_eq!(kind(&written.next().await.expect("welcome")), "welcome");
+        assert_eq!(
+            kind(&written.next().await.expect("authenticated")),
+            "authenticated"
+        );
+        // Let the session finish loading the driver's reservations.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // Three events for a queue of two, with no chance for the session to
+        // drain in between (this test runs on one thread and does not yield).
+        let start = Utc::now() + chrono::Duration::hours(1);
+        for _ in 0..3 {
+            let event = DomainEvent::ParkingSpotBooked {
+                reservation_id: ReservationId::new(),
+                lot_id: LotId::new(),
+                spot_id: SpotId::new(),
+                user_id: user,
+                interval: Interval::new(start, start + chrono::Duration::hours(1))
+                    .expect("interval"),
+                status: ReservationStatus::Confirmed,
+                total: Money::new(100, Currency::EUR),
+            };
+            state.realtime.registry.reservation_event(&event, Some(1));
+        }
+        let rest: Vec<String> = written.map(|m| kind(&m)).collect().await;
+        assert_eq!(
+            rest,
+            vec!["close 4001".to_owned()],
+            "nothing queued is sent"
+        );
+        session.await.expect("session ends");
+    }
+}
