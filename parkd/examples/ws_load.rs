@@ -17,7 +17,7 @@
 //!
 //! ```sh
 //! cargo build --release -p parkd --bin parkd --example ws_load
-//! ulimit -n 65536
+//! ulimit -n 20000   # both processes need one descriptor per connection
 //! target/release/examples/ws_load --parkd target/release/parkd --connections 10000 --seconds 60
 //! ```
 
@@ -50,6 +50,10 @@ struct Args {
     /// One booking every this many milliseconds.
     #[arg(long, default_value_t = 10)]
     interval_ms: u64,
+    /// Use at most this many lots (1: every subscriber watches the same lot,
+    /// the worst case for fan-out).
+    #[arg(long)]
+    max_lots: Option<usize>,
     /// Port for parkd on 127.0.0.1.
     #[arg(long, default_value_t = 18_095)]
     port: u16,
@@ -75,6 +79,32 @@ fn rss_mb(pid: u32) -> f64 {
                 .and_then(|kb| kb.parse::<f64>().ok())
         })
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// CPU seconds (user + system) a process has used, from `/proc/PID/stat`.
+fn cpu_secs(pid: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // Fields after the command name (which may contain spaces) in parentheses.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<f64>().ok()))
+        .sum();
+    ticks / 100.0
+}
+
+/// The fields of a server message the subscribers look at.
+#[derive(serde::Deserialize)]
+struct Incoming<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    #[serde(default)]
+    seq: u64,
+    #[serde(default)]
+    at: Option<&'a str>,
 }
 
 fn percentile(sorted: &[u64], p: f64) -> f64 {
@@ -225,16 +255,16 @@ async fn subscriber(
         };
         let received = shared.started.elapsed().as_micros() as u64;
         let now = Utc::now();
-        let value: Value = serde_json::from_str(text.as_str())?;
-        match value["type"].as_str() {
-            Some("snapshot") if !subscribed => {
+        let message: Incoming<'_> = serde_json::from_str(text.as_str())?;
+        match message.kind {
+            "snapshot" if !subscribed => {
                 subscribed = true;
-                last_seq = value["seq"].as_u64().unwrap_or(0);
+                last_seq = message.seq;
                 ready.fetch_add(1, Ordering::Relaxed);
                 connecting.take();
             }
-            Some("availability_update") => {
-                let seq = value["seq"].as_u64().unwrap_or(0);
+            "availability_update" => {
+                let seq = message.seq;
                 if seq <= last_seq {
                     continue;
                 }
@@ -244,10 +274,7 @@ async fn subscriber(
                 if booked > 0 && received >= booked {
                     measured.end_to_end.push(received - booked);
                 }
-                if let Some(at) = value["at"]
-                    .as_str()
-                    .and_then(|a| a.parse::<DateTime<Utc>>().ok())
-                {
+                if let Some(at) = message.at.and_then(|a| a.parse::<DateTime<Utc>>().ok()) {
                     let micros = (now - at).num_microseconds().unwrap_or(0).max(0);
                     measured.fan_out.push(micros as u64);
                 }
@@ -267,9 +294,12 @@ async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let (parkd, base) = start_parkd(&args, dir.path()).await?;
     let pid = parkd.0.id();
-    let (token, lots) = driver_and_lots(&base, dir.path()).await?;
+    let (token, mut lots) = driver_and_lots(&base, dir.path()).await?;
+    if let Some(max) = args.max_lots {
+        lots.truncate(max.max(1));
+    }
     println!(
-        "parkd pid {pid}: demo city, {} lots open around the clock; idle RSS {:.1} MB",
+        "parkd pid {pid}: demo city, using {} lots open around the clock; idle RSS {:.1} MB",
         lots.len(),
         rss_mb(pid)
     );
@@ -325,6 +355,7 @@ async fn main() -> anyhow::Result<()> {
     let mut tick = tokio::time::interval(Duration::from_millis(args.interval_ms));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let bookings = args.seconds * 1000 / args.interval_ms;
+    let (parkd_cpu, own_cpu, wall) = (cpu_secs(&pid.to_string()), cpu_secs("self"), Instant::now());
     let mut peak_rss: f64 = 0.0;
     let mut bookers = Vec::new();
     for n in 0..bookings {
@@ -364,6 +395,12 @@ async fn main() -> anyhow::Result<()> {
     // Let the last updates arrive.
     tokio::time::sleep(Duration::from_secs(1)).await;
     peak_rss = peak_rss.max(rss_mb(pid));
+    let wall = wall.elapsed().as_secs_f64();
+    println!(
+        "CPU during the run ({wall:.1} s): parkd {:.1} s, this load generator {:.1} s",
+        cpu_secs(&pid.to_string()) - parkd_cpu,
+        cpu_secs("self") - own_cpu
+    );
     let metrics = client
         .get(format!("{base}/metrics"))
         .send()

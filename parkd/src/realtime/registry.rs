@@ -176,6 +176,11 @@ impl Registry {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Connections registered now.
+    pub fn connections(&self) -> usize {
+        self.inner().conns.len()
+    }
+
     /// Registers a new connection.
     pub fn connect(&self, id: ConnId, mailbox: Arc<Mailbox>) {
         self.inner().conns.insert(

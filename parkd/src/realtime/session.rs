@@ -90,7 +90,6 @@ where
         stream,
         auth: None,
         strikes: 0,
-        last_heard: Instant::now(),
     };
     let end = session.drive().await;
     session.state.realtime.registry.disconnect(session.id);
@@ -107,7 +106,6 @@ struct Session<S, R> {
     stream: R,
     auth: Option<Authenticated>,
     strikes: u32,
-    last_heard: Instant,
 }
 
 impl<S, R, E> Session<S, R>
@@ -148,8 +146,11 @@ where
         let mut ping = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mailbox = Arc::clone(&self.mailbox);
+        // One timer, pushed back on every frame heard (not a new timer per
+        // loop: this loop turns once per message written).
+        let idle_timer = tokio::time::sleep(idle);
+        tokio::pin!(idle_timer);
         loop {
-            let idle_deadline = self.last_heard + idle;
             tokio::select! {
                 biased;
                 _ = shutdown.changed() => {
@@ -157,7 +158,7 @@ where
                 }
                 () = mailbox.wait() => self.flush().await?,
                 incoming = self.stream.next() => {
-                    self.last_heard = Instant::now();
+                    idle_timer.as_mut().reset(Instant::now() + idle);
                     match incoming {
                         Some(Ok(Message::Text(text))) => self.on_text(&text).await?,
                         Some(Ok(Message::Binary(_))) => {
@@ -179,7 +180,7 @@ where
                     self.check_token()?;
                     self.write(vec![Message::Ping(Default::default())]).await?;
                 }
-                () = tokio::time::sleep_until(idle_deadline) => {
+                () = &mut idle_timer => {
                     return Err(End::Close(close_codes::IDLE_TIMEOUT, "nothing received for the idle timeout"));
                 }
             }
@@ -622,7 +623,7 @@ mod tests {
         }
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn a_write_blocked_past_the_write_timeout_closes_as_a_slow_consumer() {
         let (state, _dir) = state(|l| l.write_timeout_secs = 1).await;
         // Room for one frame (the welcome); then the reader stalls.
@@ -635,8 +636,17 @@ mod tests {
                 r#"{"type":"unsubscribe","lots":[]}"#.into(),
             )))
             .expect("sent");
-        // Past the write timeout, within the second the close frame may take.
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        // The session gives up on the blocked write after the timeout (it
+        // leaves the registry), then tries its close frame for a second.
+        let blocked = Instant::now();
+        while state.realtime.registry.connections() > 0 {
+            assert!(blocked.elapsed() < Duration::from_secs(10), "never gave up");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(
+            blocked.elapsed() >= Duration::from_secs(1),
+            "not before the write timeout"
+        );
         let mut seen = Vec::new();
         while let Some(message) = written.next().await {
             seen.push(kind(&message));
