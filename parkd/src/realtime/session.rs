@@ -638,6 +638,9 @@ mod tests {
             .expect("sent");
         // The session gives up on the blocked write after the timeout (it
         // leaves the registry), then tries its close frame for a second.
+        while state.realtime.registry.connections() == 0 {
+            tokio::task::yield_now().await;
+        }
         let blocked = Instant::now();
         while state.realtime.registry.connections() > 0 {
             assert!(blocked.elapsed() < Duration::from_secs(10), "never gave up");
