@@ -8,6 +8,7 @@ use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use chrono::Utc;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -145,6 +146,13 @@ pub async fn serve(
         shutdown.await;
         sessions.realtime.shut_down();
     };
+    // No Nagle delay: WebSocket sessions write small frames back to back, and
+    // a frame held for the previous one's ACK arrives up to a delayed-ACK late.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set on a connection");
+        }
+    });
     let result = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

@@ -30,6 +30,9 @@ use crate::store::interface::StoredEvent;
 /// moment early.
 pub const SETTLE: Duration = Duration::from_millis(50);
 
+/// Most events taken from the bus in one round.
+const MAX_BATCH: usize = 256;
+
 /// Starts the hub. Call before the outbox dispatcher starts, so the hub sees
 /// every event it publishes.
 pub fn spawn(state: &AppState) -> JoinHandle<()> {
@@ -49,13 +52,21 @@ async fn run(state: AppState, mut events: broadcast::Receiver<Arc<StoredEvent>>)
     loop {
         tokio::select! {
             received = events.recv() => match received {
-                Ok(event) => {
-                    if let Some(lot) = handle(&state, &event, &found_tx) {
-                        if settling.is_empty() {
-                            settle_at = Instant::now() + SETTLE;
+                Ok(first) => {
+                    // Whatever else is already waiting goes in the same round:
+                    // a hub that fell behind catches up by publishing each lot
+                    // once, at its newest event.
+                    let mut batch = vec![first];
+                    while batch.len() < MAX_BATCH {
+                        match events.try_recv() {
+                            Ok(event) => batch.push(event),
+                            Err(_) => break,
                         }
-                        settling.insert(lot);
                     }
+                    if settling.is_empty() {
+                        settle_at = Instant::now() + SETTLE;
+                    }
+                    settling.extend(handle(&state, &batch, &found_tx));
                 }
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     // The counts are re-read from the engine, so watchers get the
@@ -79,31 +90,41 @@ async fn run(state: AppState, mut events: broadcast::Receiver<Arc<StoredEvent>>)
     }
 }
 
-/// Publishes one event; returns its lot, to be re-counted shortly.
+/// Publishes a batch of events: reservation events and alerts one by one,
+/// each lot's availability once at its newest `seq`. Returns the lots, to be
+/// re-counted shortly.
 fn handle(
     state: &AppState,
-    event: &StoredEvent,
+    batch: &[Arc<StoredEvent>],
     found: &mpsc::Sender<(ReservationId, chrono::DateTime<Utc>)>,
-) -> Option<LotId> {
-    let lot = event.lot_id?;
+) -> Vec<LotId> {
     let registry = &state.realtime.registry;
-    registry.publish_lot(
-        &state.engine,
-        lot,
-        event.lot_seq.unwrap_or_default(),
-        Utc::now(),
-    );
-    match &event.payload {
-        DomainEvent::AlertRaised { .. } | DomainEvent::AlertAcknowledged { .. } => {
-            registry.alert(&state.engine, &event.payload);
+    let mut newest: Vec<(LotId, u64)> = Vec::new();
+    for event in batch {
+        let Some(lot) = event.lot_id else {
+            continue;
+        };
+        let seq = event.lot_seq.unwrap_or_default();
+        match newest.iter_mut().find(|(l, _)| *l == lot) {
+            Some((_, s)) => *s = (*s).max(seq),
+            None => newest.push((lot, seq)),
         }
-        payload => {
-            if let Some(held) = registry.reservation_event(payload, event.lot_seq) {
-                look_up_hold(state, held, found.clone());
+        match &event.payload {
+            DomainEvent::AlertRaised { .. } | DomainEvent::AlertAcknowledged { .. } => {
+                registry.alert(&state.engine, &event.payload);
+            }
+            payload => {
+                if let Some(held) = registry.reservation_event(payload, event.lot_seq) {
+                    look_up_hold(state, held, found.clone());
+                }
             }
         }
     }
-    Some(lot)
+    let now = Utc::now();
+    for (lot, seq) in &newest {
+        registry.publish_lot(&state.engine, *lot, *seq, now);
+    }
+    newest.into_iter().map(|(lot, _)| lot).collect()
 }
 
 /// Finds when a hold lapses (the booking event does not say) without making
