@@ -206,7 +206,20 @@ where
             code,
             reason: Utf8Bytes::from_static(reason),
         }));
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.sink.send(close)).await;
+        if let Ok(Ok(())) = tokio::time::timeout(CLOSE_TIMEOUT, self.sink.send(close)).await {
+            // The closing handshake: wait (briefly) for the client's close
+            // frame rather than dropping the socket under a client that is
+            // still writing (its writes would fail before it reads our code).
+            let stream = &mut self.stream;
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, async move {
+                while let Some(Ok(message)) = stream.next().await {
+                    if matches!(message, Message::Close(_)) {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
     }
 
     /// Writes `messages` and flushes, within the write timeout.
