@@ -6,8 +6,8 @@
 //! `--interval-ms` for `--seconds`, round-robin over those lots, and reports:
 //!
 //! - end-to-end latency: from sending the booking request to a subscriber
-//!   reading the lot's `availability_update` (bookings of one lot are
-//!   `lots × interval` apart, so an update is matched to its booking);
+//!   reading the lot's `availability_update` for it (each booking is one
+//!   event of its lot, so the `j`th booking of a lot is `seq = snapshot + j`);
 //! - fan-out latency: from the update's `at` (when the hub counted the lot) to
 //!   the subscriber reading it;
 //! - parkd's resident memory (VmRSS) idle, with every subscriber connected, and
@@ -216,8 +216,8 @@ struct Measured {
 
 struct Shared {
     started: Instant,
-    /// Per lot: when its latest booking was sent, micros since `started`.
-    booked_at: Vec<AtomicU64>,
+    /// Per lot, per booking of that lot: when it was sent, micros since `started`.
+    booked_at: Vec<Vec<AtomicU64>>,
     measured: Mutex<Measured>,
     updates: AtomicUsize,
     closed_early: AtomicUsize,
@@ -239,6 +239,7 @@ async fn subscriber(
     ))
     .await?;
     let mut last_seq = 0;
+    let mut snapshot_seq = 0;
     let mut subscribed = false;
     let mut measured = Measured::default();
     loop {
@@ -260,6 +261,7 @@ async fn subscriber(
             "snapshot" if !subscribed => {
                 subscribed = true;
                 last_seq = message.seq;
+                snapshot_seq = message.seq;
                 ready.fetch_add(1, Ordering::Relaxed);
                 connecting.take();
             }
@@ -270,7 +272,10 @@ async fn subscriber(
                 }
                 last_seq = seq;
                 shared.updates.fetch_add(1, Ordering::Relaxed);
-                let booked = shared.booked_at[lot_index].load(Ordering::Relaxed);
+                let booked = usize::try_from(seq - snapshot_seq - 1)
+                    .ok()
+                    .and_then(|j| shared.booked_at[lot_index].get(j))
+                    .map_or(0, |t| t.load(Ordering::Relaxed));
                 if booked > 0 && received >= booked {
                     measured.end_to_end.push(received - booked);
                 }
@@ -303,9 +308,14 @@ async fn main() -> anyhow::Result<()> {
         lots.len(),
         rss_mb(pid)
     );
+    let bookings = args.seconds * 1000 / args.interval_ms;
+    let per_lot = usize::try_from(bookings)? / lots.len() + 1;
     let shared = Arc::new(Shared {
         started: Instant::now(),
-        booked_at: lots.iter().map(|_| AtomicU64::new(0)).collect(),
+        booked_at: lots
+            .iter()
+            .map(|_| (0..per_lot).map(|_| AtomicU64::new(0)).collect())
+            .collect(),
         measured: Mutex::new(Measured::default()),
         updates: AtomicUsize::new(0),
         closed_early: AtomicUsize::new(0),
@@ -354,7 +364,6 @@ async fn main() -> anyhow::Result<()> {
     let base_epoch = (Utc::now().timestamp() / 3600 + 48) * 3600;
     let mut tick = tokio::time::interval(Duration::from_millis(args.interval_ms));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let bookings = args.seconds * 1000 / args.interval_ms;
     let (parkd_cpu, own_cpu, wall) = (cpu_secs(&pid.to_string()), cpu_secs("self"), Instant::now());
     let mut peak_rss: f64 = 0.0;
     let mut bookers = Vec::new();
@@ -375,10 +384,12 @@ async fn main() -> anyhow::Result<()> {
         let (client, token, base) = (client.clone(), token.clone(), base.clone());
         let (shared, statuses) = (Arc::clone(&shared), Arc::clone(&statuses));
         bookers.push(tokio::spawn(async move {
-            shared.booked_at[lot_index].store(
-                shared.started.elapsed().as_micros() as u64,
-                Ordering::Relaxed,
-            );
+            if let Some(at) = shared.booked_at[lot_index].get(slot as usize) {
+                at.store(
+                    shared.started.elapsed().as_micros() as u64,
+                    Ordering::Relaxed,
+                );
+            }
             let status = client
                 .post(format!("{base}/api/v1/reservations"))
                 .bearer_auth(token)
