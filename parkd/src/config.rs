@@ -576,6 +576,28 @@ mod tests {
     }
 
     #[test]
+    fn websocket_limits_come_from_the_file_and_the_environment_and_are_checked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("parkd.toml");
+        std::fs::write(&path, "[websocket]\nmax_subscriptions = 50\n").expect("write");
+        let env = |key: &str| (key == "PARKD_WS_MAX_CONNECTIONS").then(|| "123".to_owned());
+        let config = Config::load_with_env(Some(&path), Overrides::default(), env).expect("valid");
+        assert_eq!(config.websocket.max_subscriptions, 50);
+        assert_eq!(config.websocket.max_connections, 123);
+        assert_eq!(config.websocket.heartbeat_secs, 20, "the default");
+        std::fs::write(
+            &path,
+            "[websocket]\nheartbeat_secs = 30\nidle_timeout_secs = 30\n",
+        )
+        .expect("write");
+        let err = Config::load(Some(&path), Overrides::default()).expect_err("idle <= heartbeat");
+        assert!(
+            err.to_string().contains("websocket.idle_timeout_secs"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_are_refused_with_the_key() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("parkd.toml");

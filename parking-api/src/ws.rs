@@ -283,5 +283,18 @@ mod tests {
             serde_json::to_value(&update).expect("json")["type"],
             "availability_update"
         );
+        let missed = ServerMessage::Missed {
+            lot_id: Uuid::nil(),
+            seq: 3,
+            event_type: "parking_spot_booked".into(),
+            spot_id: None,
+            occurred_at: DateTime::<Utc>::UNIX_EPOCH,
+        };
+        let json = serde_json::to_value(&missed).expect("json");
+        assert_eq!(
+            (json["type"].as_str(), json["seq"].as_u64()),
+            (Some("missed"), Some(3))
+        );
+        assert!(json.get("spot_id").is_none(), "absent, not null");
     }
 }

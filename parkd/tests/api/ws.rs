@@ -584,3 +584,43 @@ async fn a_silent_client_is_closed_for_idleness_and_shutdown_says_going_away() {
     assert_eq!(close_code(&mut open).await, Some(1001));
     stopping.await.expect("stopped");
 }
+
+#[tokio::test]
+async fn logging_out_closes_the_sessions_authenticated_with_that_token() {
+    let app = TestApp::spawn_with(|c| {
+        c.websocket.heartbeat_secs = 1;
+        c.websocket.idle_timeout_secs = 10;
+    })
+    .await;
+    app.user("ada@example.com", Role::Driver, None).await;
+    let session = app.login("ada@example.com").await;
+    let mut ws = connect(&app).await;
+    send(&mut ws, json!({"type": "auth", "token": session.access})).await;
+    assert_eq!(next(&mut ws).await["type"], "authenticated");
+    let response = app
+        .post(
+            "/auth/logout",
+            Some(&session.access),
+            json!({"refresh_token": session.refresh}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    // Checked at the next heartbeat.
+    assert_eq!(close_code(&mut ws).await, Some(4003));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_websocket_metrics_are_exported() {
+    let app = TestApp::spawn().await;
+    let _ws = connect(&app).await;
+    let text = app
+        .get("/metrics", None)
+        .await
+        .text()
+        .await
+        .expect("metrics text");
+    assert!(text.contains("parkd_ws_connections"), "{text}");
+    assert!(text.contains("parkd_ws_messages_sent_total"), "{text}");
+    app.stop().await;
+}
