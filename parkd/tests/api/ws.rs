@@ -624,3 +624,13 @@ async fn the_websocket_metrics_are_exported() {
     assert!(text.contains("parkd_ws_messages_sent_total"), "{text}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_oversized_frame_closes_with_a_protocol_error() {
+    let app = TestApp::spawn_with(|c| c.websocket.max_frame_bytes = 4096).await;
+    let mut ws = connect(&app).await;
+    let huge = json!({"type": "auth", "token": "x".repeat(8192)}).to_string();
+    ws.send(Message::text(huge)).await.expect("sent");
+    assert_eq!(close_code(&mut ws).await, Some(4002));
+    app.stop().await;
+}
