@@ -297,12 +297,16 @@ impl Registry {
         let (Some(conn), Some(topic)) = (inner.conns.get(&id), inner.topics.get(&lot)) else {
             return;
         };
-        let frames = match (&topic.current, counts(engine, lot, now)) {
-            (Some(c), _) => Arc::clone(c),
-            (None, Some((capacity, available))) => {
-                Arc::new(LotFrames::new(lot, topic.seq, capacity, available, now))
-            }
-            (None, None) => return,
+        // The replay went up to `topic.seq`; a published state older than
+        // that (the store was ahead of the bus) must not follow it.
+        let frames = match &topic.current {
+            Some(c) if c.seq >= topic.seq => Arc::clone(c),
+            _ => match counts(engine, lot, now) {
+                Some((capacity, available)) => {
+                    Arc::new(LotFrames::new(lot, topic.seq, capacity, available, now))
+                }
+                None => return,
+            },
         };
         conn.mailbox.release(lot, frames, failed);
     }
@@ -642,5 +646,120 @@ impl Inner {
         let owned = self.owned.remove(&id)?;
         self.holds.retain(|(_, r)| *r != id);
         Some(owned)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use parking_core::model::{
+        BookingRules, GeoPoint, Lot, OperatingHours, Spot, SpotId, SpotKind,
+    };
+
+    use super::*;
+
+    fn engine_with_lot() -> (Engine, LotId) {
+        let engine = Engine::default();
+        let lot = Lot {
+            id: LotId::new(),
+            tenant_id: TenantId::new(),
+            name: "L".into(),
+            address: "A".into(),
+            location: GeoPoint::new(51.05, 13.74).expect("valid"),
+            time_zone: chrono_tz::Europe::Berlin,
+            hours: OperatingHours::always_open(),
+            amenities: Default::default(),
+            rules: BookingRules::default(),
+        };
+        let id = lot.id;
+        let mut city = engine.write();
+        city.add_lot(lot, None).expect("lot");
+        city.add_spot(Spot {
+            id: SpotId::new(),
+            lot_id: id,
+            label: "S1".into(),
+            kind: SpotKind::Regular,
+            zone: None,
+            in_service: true,
+        })
+        .expect("spot");
+        drop(city);
+        (engine, id)
+    }
+
+    fn seqs(mailbox: &Mailbox) -> Vec<(String, u64)> {
+        mailbox
+            .take()
+            .frames
+            .iter()
+            .map(|f| {
+                let v: serde_json::Value = serde_json::from_str(f.as_str()).expect("json");
+                (
+                    v["type"].as_str().unwrap_or_default().to_owned(),
+                    v["seq"].as_u64().unwrap_or_default(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_resume_ends_at_the_replayed_seq_even_when_the_bus_is_behind_the_store() {
+        let (engine, lot) = engine_with_lot();
+        let registry = Registry::default();
+        let now = Utc::now();
+        let (watcher, resumer) = (Arc::new(Mailbox::new(8)), Arc::new(Mailbox::new(8)));
+        registry.connect(1, Arc::clone(&watcher));
+        registry.connect(2, Arc::clone(&resumer));
+        let wanted = |stored_seq, since| Wanted {
+            lot,
+            stored_seq,
+            since,
+        };
+        registry
+            .subscribe(&engine, 1, &[wanted(0, None)], 10, 10, now)
+            .expect("subscribed");
+        registry.publish_lot(&engine, lot, 5, now);
+        assert_eq!(seqs(&watcher), vec![("snapshot".to_owned(), 5)]);
+        // Event 6 is committed (the store says 6) but not yet on the bus.
+        let outcome = registry
+            .subscribe(&engine, 2, &[wanted(6, Some(3))], 10, 10, now)
+            .expect("subscribed");
+        assert_eq!(
+            outcome.replays,
+            vec![Replay {
+                lot,
+                after: 3,
+                upto: 6
+            }]
+        );
+        assert!(seqs(&resumer).is_empty(), "held during the replay");
+        registry.finish_replay(&engine, 2, lot, false, now);
+        assert_eq!(seqs(&resumer), vec![("availability_update".to_owned(), 6)]);
+        registry.publish_lot(&engine, lot, 6, now);
+        assert_eq!(seqs(&resumer), vec![("availability_update".to_owned(), 6)]);
+    }
+
+    #[test]
+    fn the_subscription_cap_counts_lots_already_watched() {
+        let (engine, lot) = engine_with_lot();
+        let (_, other) = engine_with_lot();
+        let registry = Registry::default();
+        registry.connect(1, Arc::new(Mailbox::new(8)));
+        let one = |lot| Wanted {
+            lot,
+            stored_seq: 0,
+            since: None,
+        };
+        registry
+            .subscribe(&engine, 1, &[one(lot)], 1, 10, Utc::now())
+            .expect("first lot");
+        assert_eq!(
+            registry.subscribe(&engine, 1, &[one(lot)], 1, 10, Utc::now()),
+            Ok(Subscribed::default()),
+            "already watched: nothing new, no error"
+        );
+        let refused = registry
+            .subscribe(&engine, 1, &[one(other)], 1, 10, Utc::now())
+            .expect_err("over the cap");
+        assert_eq!((refused.watching, refused.asked, refused.max), (1, 1, 1));
     }
 }
