@@ -634,3 +634,70 @@ async fn an_oversized_frame_closes_with_a_protocol_error() {
     assert_eq!(close_code(&mut ws).await, Some(4002));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_client_whose_socket_stops_draining_is_closed_without_delaying_others() {
+    let app = TestApp::spawn_with(|c| c.websocket.write_timeout_secs = 1).await;
+    let tenant = app.tenant("Acme").await;
+    let mut lots = Vec::new();
+    for _ in 0..40 {
+        lots.push(lot_at(&app, tenant, 51.05, 13.74, 1).await);
+    }
+    let watched = lots[0];
+    let driver = app.user("d@example.com", Role::Driver, None).await;
+    let mut healthy = connect(&app).await;
+    subscribe(
+        &mut healthy,
+        json!({"type": "subscribe", "lots": [watched]}),
+    )
+    .await;
+    next_of(&mut healthy, "snapshot").await;
+
+    // A reader with a tiny receive window that never reads: every answer to its
+    // requests (40 snapshots each time) piles up until the server's writes block.
+    let addr: std::net::SocketAddr = app.url.trim_start_matches("http://").parse().expect("addr");
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("small buffer");
+    let stream = socket.connect(addr).await.expect("connects");
+    let url = format!("ws://{addr}/api/v1/ws");
+    let (mut stalled, _) = tokio_tungstenite::client_async(url, stream)
+        .await
+        .expect("handshake");
+    let subscribe_all =
+        json!({"type": "subscribe", "near": {"lat": 51.05, "lng": 13.74, "radius": 100}});
+    let unsubscribe_all = json!({"type": "unsubscribe", "lots": lots});
+    let started = Instant::now();
+    let mut round = 0;
+    while app.state.realtime.registry.connections() > 1 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "never closed after {round} rounds"
+        );
+        for message in [&subscribe_all, &unsubscribe_all] {
+            // Once the server stops reading too, our own writes may block.
+            let _ = tokio::time::timeout(
+                Duration::from_millis(100),
+                stalled.send(Message::text(message.to_string())),
+            )
+            .await;
+        }
+        round += 1;
+        // The healthy client is served all along.
+        book(&app, &driver, watched, round).await;
+        assert_eq!(next(&mut healthy).await["seq"], round, "round {round}");
+    }
+    eprintln!("stalled reader closed after {round} rounds");
+    let metrics = app
+        .get("/metrics", None)
+        .await
+        .text()
+        .await
+        .expect("metrics");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("parkd_ws_slow_consumer_closes_total") && !l.ends_with(" 0")),
+        "{metrics}"
+    );
+    app.stop().await;
+}
