@@ -8,6 +8,7 @@ use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use chrono::Utc;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -105,6 +106,7 @@ pub async fn build_with_store(
     Ok(AppState::new(Inner {
         revoked: RevokedTokens::from_list(&snapshot.revoked_access),
         pii: PiiCipher::new(secrets.pii_key()),
+        realtime: crate::realtime::Realtime::new(config.websocket.clone()),
         config,
         store,
         engine,
@@ -153,15 +155,34 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let jobs = spawn_jobs(state.clone());
+    // Before the dispatcher, so the hub sees every event it publishes.
+    let hub = crate::realtime::hub::spawn(&state);
     let dispatcher = crate::outbox::spawn_dispatcher(&state);
     let publishers = crate::outbox::spawn_publishers(&state);
     let app = crate::api::router(state.clone());
+    // Upgraded WebSocket connections outlive axum's graceful shutdown: tell
+    // their sessions to close (1001) and give them a moment to say so.
+    let sessions = state.clone();
+    let shutdown = async move {
+        shutdown.await;
+        sessions.realtime.shut_down();
+    };
+    // No Nagle delay: WebSocket sessions write small frames back to back, and
+    // a frame held for the previous one's ACK arrives up to a delayed-ACK late.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set on a connection");
+        }
+    });
     let result = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await;
+    state.realtime.shut_down();
+    state.realtime.closed(Duration::from_secs(2)).await;
+    hub.abort();
     jobs.abort();
     dispatcher.abort();
     // An unacknowledged batch is sent again after the restart (at least once).

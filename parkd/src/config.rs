@@ -144,6 +144,55 @@ impl Default for StripeConfig {
     }
 }
 
+/// Limits of the WebSocket endpoint `GET /api/v1/ws` (`[websocket]`,
+/// `PARKD_WS_<NAME>`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebSocketLimits {
+    /// How often the server pings each connection, seconds.
+    pub heartbeat_secs: u64,
+    /// A connection that sends nothing (not even a pong) for this long is
+    /// closed, seconds.
+    pub idle_timeout_secs: u64,
+    /// The most lots one connection may watch.
+    pub max_subscriptions: usize,
+    /// The largest frame or message a client may send, bytes.
+    pub max_frame_bytes: usize,
+    /// Open WebSocket connections at once; more are refused with 503.
+    pub max_connections: usize,
+    /// Reservation events and alerts waiting for one slow connection; more and
+    /// it is closed as a slow consumer (availability is coalesced, never queued).
+    pub queue_capacity: usize,
+    /// A write to one connection that takes longer than this closes it as a
+    /// slow consumer, seconds.
+    pub write_timeout_secs: u64,
+    /// Missed events replayed to a resuming client per lot; further behind
+    /// and it gets a fresh snapshot.
+    pub max_replay: u32,
+    /// How long before a hold lapses its driver is warned (`hold_expiring`), seconds.
+    pub hold_warning_secs: u64,
+    /// How often watched lots are re-counted for changes no event announces
+    /// (a booking's start arriving), milliseconds.
+    pub recount_interval_ms: u64,
+}
+
+impl Default for WebSocketLimits {
+    fn default() -> Self {
+        WebSocketLimits {
+            heartbeat_secs: 20,
+            idle_timeout_secs: 60,
+            max_subscriptions: 200,
+            max_frame_bytes: 64 * 1024,
+            max_connections: 20_000,
+            queue_capacity: 256,
+            write_timeout_secs: 10,
+            max_replay: 500,
+            hold_warning_secs: 120,
+            recount_interval_ms: 1000,
+        }
+    }
+}
+
 impl StripeConfig {
     /// True when both keys are set.
     pub fn enabled(&self) -> bool {
@@ -248,6 +297,8 @@ pub struct Config {
     pub kafka_topic: String,
     /// The client id parkd's producer reports to the brokers.
     pub kafka_client_id: String,
+    /// WebSocket limits.
+    pub websocket: WebSocketLimits,
 }
 
 impl Default for Config {
@@ -267,6 +318,7 @@ impl Default for Config {
             kafka_brokers: None,
             kafka_topic: "parking_events".into(),
             kafka_client_id: "parkd".into(),
+            websocket: WebSocketLimits::default(),
         }
     }
 }
@@ -439,6 +491,37 @@ impl Config {
         }
         parse(&env, "PARKD_STRIPE_API_BASE", &mut stripe.api_base)?;
         parse(&env, "PARKD_STRIPE_TIMEOUT_SECS", &mut stripe.timeout_secs)?;
+        let ws = &mut self.websocket;
+        parse(&env, "PARKD_WS_HEARTBEAT_SECS", &mut ws.heartbeat_secs)?;
+        parse(
+            &env,
+            "PARKD_WS_IDLE_TIMEOUT_SECS",
+            &mut ws.idle_timeout_secs,
+        )?;
+        parse(
+            &env,
+            "PARKD_WS_MAX_SUBSCRIPTIONS",
+            &mut ws.max_subscriptions,
+        )?;
+        parse(&env, "PARKD_WS_MAX_FRAME_BYTES", &mut ws.max_frame_bytes)?;
+        parse(&env, "PARKD_WS_MAX_CONNECTIONS", &mut ws.max_connections)?;
+        parse(&env, "PARKD_WS_QUEUE_CAPACITY", &mut ws.queue_capacity)?;
+        parse(
+            &env,
+            "PARKD_WS_WRITE_TIMEOUT_SECS",
+            &mut ws.write_timeout_secs,
+        )?;
+        parse(&env, "PARKD_WS_MAX_REPLAY", &mut ws.max_replay)?;
+        parse(
+            &env,
+            "PARKD_WS_HOLD_WARNING_SECS",
+            &mut ws.hold_warning_secs,
+        )?;
+        parse(
+            &env,
+            "PARKD_WS_RECOUNT_INTERVAL_MS",
+            &mut ws.recount_interval_ms,
+        )?;
         Ok(())
     }
 
@@ -485,7 +568,8 @@ impl Config {
         if !matches!(self.log_format.as_str(), "json" | "pretty") {
             return Err(invalid("log_format", "must be \"json\" or \"pretty\""));
         }
-        self.validate_kafka()
+        self.validate_kafka()?;
+        self.validate_websocket()
     }
 
     /// The Kafka settings: checked even while Kafka is off, so a typo in the
@@ -544,6 +628,69 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    fn validate_websocket(&self) -> Result<(), ConfigError> {
+        let ws = &self.websocket;
+        let checks: [(&'static str, bool, &str); 10] = [
+            (
+                "websocket.heartbeat_secs",
+                (1..=3600).contains(&ws.heartbeat_secs),
+                "must be between 1 and 3600",
+            ),
+            (
+                "websocket.idle_timeout_secs",
+                ws.idle_timeout_secs > ws.heartbeat_secs && ws.idle_timeout_secs <= 86_400,
+                "must be longer than heartbeat_secs and at most 86400",
+            ),
+            (
+                "websocket.max_subscriptions",
+                (1..=10_000).contains(&ws.max_subscriptions),
+                "must be between 1 and 10000",
+            ),
+            (
+                "websocket.max_frame_bytes",
+                (1024..=16 * 1024 * 1024).contains(&ws.max_frame_bytes),
+                "must be between 1024 and 16777216",
+            ),
+            (
+                "websocket.max_connections",
+                (1..=1_000_000).contains(&ws.max_connections),
+                "must be between 1 and 1000000",
+            ),
+            (
+                "websocket.queue_capacity",
+                (1..=100_000).contains(&ws.queue_capacity),
+                "must be between 1 and 100000",
+            ),
+            (
+                "websocket.write_timeout_secs",
+                (1..=600).contains(&ws.write_timeout_secs),
+                "must be between 1 and 600",
+            ),
+            (
+                "websocket.max_replay",
+                (1..=10_000).contains(&ws.max_replay),
+                "must be between 1 and 10000",
+            ),
+            (
+                "websocket.hold_warning_secs",
+                ws.hold_warning_secs <= 86_400,
+                "must be at most 86400",
+            ),
+            (
+                "websocket.recount_interval_ms",
+                (10..=60_000).contains(&ws.recount_interval_ms),
+                "must be between 10 and 60000",
+            ),
+        ];
+        match checks.into_iter().find(|(_, ok, _)| !ok) {
+            Some((key, _, message)) => Err(ConfigError::Invalid {
+                key,
+                message: message.to_owned(),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// The access-token lifetime.
@@ -610,6 +757,29 @@ burst = 200
 api_base = "https://api.stripe.com/"
 # Seconds to wait for one Stripe call.
 timeout_secs = 10
+
+[websocket]
+# GET /api/v1/ws; each key also as PARKD_WS_<KEY> (PARKD_WS_MAX_CONNECTIONS, ...).
+# Ping period and the silence after which a connection is closed, seconds.
+heartbeat_secs = 20
+idle_timeout_secs = 60
+# Lots one connection may watch.
+max_subscriptions = 200
+# Largest frame or message a client may send, bytes.
+max_frame_bytes = 65536
+# Open connections at once; more are refused with 503.
+max_connections = 20000
+# Reservation events and alerts queued for one slow reader before it is closed
+# (code 4001); availability is coalesced to the newest state per lot instead.
+queue_capacity = 256
+# A write blocked this long closes the connection as a slow consumer, seconds.
+write_timeout_secs = 10
+# Missed events replayed per lot to a resuming client; further behind gets a snapshot.
+max_replay = 500
+# Drivers are warned this long before a hold lapses, seconds.
+hold_warning_secs = 120
+# Watched lots are re-counted this often for changes no event announces, ms.
+recount_interval_ms = 1000
 "#;
 
 #[cfg(test)]
@@ -775,6 +945,28 @@ mod tests {
                 "{brokers:?}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn websocket_limits_come_from_the_file_and_the_environment_and_are_checked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("parkd.toml");
+        std::fs::write(&path, "[websocket]\nmax_subscriptions = 50\n").expect("write");
+        let env = |key: &str| (key == "PARKD_WS_MAX_CONNECTIONS").then(|| "123".to_owned());
+        let config = Config::load_with_env(Some(&path), Overrides::default(), env).expect("valid");
+        assert_eq!(config.websocket.max_subscriptions, 50);
+        assert_eq!(config.websocket.max_connections, 123);
+        assert_eq!(config.websocket.heartbeat_secs, 20, "the default");
+        std::fs::write(
+            &path,
+            "[websocket]\nheartbeat_secs = 30\nidle_timeout_secs = 30\n",
+        )
+        .expect("write");
+        let err = Config::load(Some(&path), Overrides::default()).expect_err("idle <= heartbeat");
+        assert!(
+            err.to_string().contains("websocket.idle_timeout_secs"),
+            "{err}"
+        );
     }
 
     #[test]

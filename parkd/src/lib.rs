@@ -17,6 +17,8 @@
 //! - [`payments`] — the Stripe adapter (async-stripe client, webhook
 //!   verification); the payment flows are [`service::payments`]. With the
 //!   `test-support` feature, `fake_stripe` is a Stripe stand-in for tests.
+//! - [`realtime`] — WebSocket delivery of availability, reservation events and
+//!   alerts from that bus (`GET /api/v1/ws`).
 //! - [`app`] — start-up, background jobs, serving and graceful shutdown;
 //!   [`config`] — defaults, TOML file, `PARKD_*` environment, flags.
 //!
@@ -36,6 +38,7 @@ pub mod limits;
 pub mod metrics;
 pub mod outbox;
 pub mod payments;
+pub mod realtime;
 pub mod service;
 pub mod state;
 pub mod store;

@@ -42,6 +42,8 @@ pub struct Inner {
     pub events: EventBus,
     /// Online payments: the Stripe client and the prepaid lots.
     pub payments: Payments,
+    /// WebSocket subscriptions and their limits.
+    pub realtime: crate::realtime::Realtime,
 }
 
 impl std::fmt::Debug for Inner {

@@ -11,8 +11,9 @@
 //! 3. The client subscribes by lot ids or by area ([`ClientMessage::Subscribe`]).
 //!    For every lot the server sends a [`ServerMessage::Snapshot`] (unless the
 //!    client resumes from a sequence it still can: then it gets the missed
-//!    [`ServerMessage::AvailabilityUpdate`]s instead), then a delta each time
-//!    the lot's availability changes.
+//!    events as [`ServerMessage::Missed`] and one
+//!    [`ServerMessage::AvailabilityUpdate`] with the state now instead), then a
+//!    delta each time the lot's availability changes.
 //! 4. Heartbeats are WebSocket ping/pong frames; a client that sends nothing
 //!    (not even a pong) for the idle timeout is closed with
 //!    [`close_codes::IDLE_TIMEOUT`].
@@ -153,6 +154,24 @@ pub enum ServerMessage {
         /// When the counts were taken.
         at: DateTime<Utc>,
     },
+    /// One event of a lot that a resuming client missed (see `since` in
+    /// [`ClientMessage::Subscribe`]), replayed in `seq` order; an
+    /// [`ServerMessage::AvailabilityUpdate`] with the state now follows the
+    /// last one. Who booked is never shown.
+    Missed {
+        /// The lot.
+        lot_id: Uuid,
+        /// The event's place in the lot's sequence.
+        seq: u64,
+        /// The event's type (`parking_spot_booked`, `parking_spot_released`, …,
+        /// as in `GET /events`).
+        event_type: String,
+        /// The spot concerned, if the event is about one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        spot_id: Option<Uuid>,
+        /// When it happened.
+        occurred_at: DateTime<Utc>,
+    },
     /// An event about one of the authenticated driver's reservations.
     Reservation {
         /// What happened.
@@ -264,5 +283,18 @@ mod tests {
             serde_json::to_value(&update).expect("json")["type"],
             "availability_update"
         );
+        let missed = ServerMessage::Missed {
+            lot_id: Uuid::nil(),
+            seq: 3,
+            event_type: "parking_spot_booked".into(),
+            spot_id: None,
+            occurred_at: DateTime::<Utc>::UNIX_EPOCH,
+        };
+        let json = serde_json::to_value(&missed).expect("json");
+        assert_eq!(
+            (json["type"].as_str(), json["seq"].as_u64()),
+            (Some("missed"), Some(3))
+        );
+        assert!(json.get("spot_id").is_none(), "absent, not null");
     }
 }

@@ -16,6 +16,7 @@ pub mod reservations;
 pub mod sensors;
 pub mod spots;
 pub mod users;
+pub mod ws;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -93,6 +94,7 @@ fn api_v1(max_body: usize) -> OpenApiRouter<AppState> {
         .merge(spots::routes())
         .merge(rates::routes())
         .merge(events::routes())
+        .merge(ws::routes())
         .merge(payments::routes())
         .merge(devices::routes())
         .merge(alerts::routes())

@@ -207,7 +207,13 @@ pub struct Snapshot {
 /// The storage parkd runs on.
 #[async_trait]
 pub trait Store:
-    super::sensors::SensorStore + super::payments::PaymentStore + CursorStore + Send + Sync + 'static
+    super::sensors::SensorStore
+    + super::payments::PaymentStore
+    + CursorStore
+    + super::realtime::RealtimeStore
+    + Send
+    + Sync
+    + 'static
 {
     // --- users and tenants ---------------------------------------------------
 

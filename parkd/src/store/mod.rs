@@ -8,6 +8,7 @@
 pub mod cursors;
 pub mod interface;
 pub mod payments;
+pub mod realtime;
 pub mod sensors;
 pub mod sqlite;
 

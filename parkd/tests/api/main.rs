@@ -17,3 +17,4 @@ mod reservations;
 mod sensors;
 mod spots;
 mod users;
+mod ws;

@@ -52,6 +52,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("post", "/api/v1/sensors/events"),
     ("get", "/api/v1/alerts"),
     ("post", "/api/v1/alerts/{id}/ack"),
+    ("get", "/api/v1/ws"),
     ("get", "/health"),
     ("get", "/ready"),
     ("get", "/metrics"),

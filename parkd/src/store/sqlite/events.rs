@@ -47,7 +47,7 @@ fn sequence(n: i64, column: usize) -> Result<u64, rusqlite::Error> {
     })
 }
 
-fn stored_row(row: &Row) -> Result<StoredEvent, rusqlite::Error> {
+pub(super) fn stored_row(row: &Row) -> Result<StoredEvent, rusqlite::Error> {
     let lot: Option<String> = row.get(1)?;
     let lot_seq: Option<i64> = row.get(2)?;
     Ok(StoredEvent {

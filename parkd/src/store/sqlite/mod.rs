@@ -34,6 +34,7 @@ mod cursors;
 mod events;
 mod lots;
 mod payments;
+mod realtime;
 mod reservations;
 mod rows;
 mod sensors;
