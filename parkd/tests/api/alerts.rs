@@ -10,7 +10,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use parkd::auth::Role;
-use parking_core::model::{LotId, SpotId};
+use parking_core::model::{LotId, ReservationId, ReservationStatus, SpotId};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -482,5 +482,50 @@ async fn the_background_jobs_raise_time_driven_alerts_on_their_own() {
     };
     assert_eq!(page["total"], 1, "the sweep raised the no-show candidate");
     assert_eq!(page["items"][0]["reservation_id"], booking.to_string());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_no_show_sweep_never_releases_a_spot_its_sensor_reads_occupied() {
+    let app = TestApp::spawn().await;
+    let (l, key) = setup(&app).await;
+    let user = driver(&app).await;
+    let now = Utc::now();
+    // Both started 30 minutes ago (grace 15 minutes), neither checked in.
+    let start = now - Duration::minutes(30);
+    let end = now + Duration::hours(1);
+    let empty = insert_booking(&app, l.lot, l.spots[0], &user, start, end, "confirmed");
+    let parked = insert_booking(&app, l.lot, l.spots[1], &user, start, end, "confirmed");
+    send_ok(
+        &app,
+        &key,
+        json!([
+            reading("S1", false, now - Duration::minutes(40)),
+            reading("S2", true, now - Duration::minutes(25)),
+        ]),
+    )
+    .await;
+    parkd::service::booking::sweep(&app.state, now)
+        .await
+        .expect("sweep");
+    let status = |id: Uuid| {
+        let state = app.state.clone();
+        async move {
+            state
+                .store
+                .reservation(ReservationId::from_uuid(id))
+                .await
+                .expect("read")
+                .expect("exists")
+                .reservation
+                .status
+        }
+    };
+    assert_eq!(status(empty).await, ReservationStatus::NoShow);
+    assert_eq!(
+        status(parked).await,
+        ReservationStatus::Confirmed,
+        "the car is there: the spot stays booked"
+    );
     app.stop().await;
 }

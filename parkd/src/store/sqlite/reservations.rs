@@ -265,7 +265,11 @@ pub fn no_show_candidates(
 ) -> Result<Vec<Reservation>, StoreError> {
     reservations_where(
         conn,
+        // A spot whose sensor reads occupied is not released as a no-show: the
+        // car is there (checked in or not), and freeing the spot would let it be
+        // booked again under a parked car. Staff see it as an alert instead.
         "r.status = 'confirmed' AND r.start_us + l.no_show_grace_minutes * 60000000 <= ?1
+         AND NOT EXISTS (SELECT 1 FROM spot_sensors s WHERE s.spot_id = r.spot_id AND s.occupied = 1)
          ORDER BY r.start_us LIMIT ?2",
         params![us(now), limit],
     )
