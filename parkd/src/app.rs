@@ -1,6 +1,12 @@
-//! Start-up and shutdown: open storage, load or create the secrets, build the
-//! engine from the store, seed the demo city when asked, create the bootstrap
-//! admin, start the background jobs; and `serve` with graceful shutdown.
+//! Start-up and shutdown: open storage (SQLite in the data directory, or
+//! PostgreSQL when `database_url` is set), load or create the secrets, build
+//! the engine from the store, seed the demo city when asked, create the
+//! bootstrap admin, start the background jobs; and `serve` with graceful
+//! shutdown.
+//!
+//! On PostgreSQL several instances share the database: each keeps its engine
+//! in step with the others' changes ([`spawn_cluster_sync`]), and only the
+//! instance holding the job lock runs the sweeps.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -22,9 +28,11 @@ use crate::engine::Engine;
 use crate::limits::Limits;
 use crate::outbox::EventBus;
 use crate::state::{AppState, Inner, RevokedTokens};
-use crate::store::interface::Store;
+use crate::store::interface::{Store, StoredEvent};
+use crate::store::postgres::{PgOptions, PgStore};
 use crate::store::sqlite::store::SqliteStore;
 use crate::store::sqlite::{SqliteDb, SqliteOptions, Synchronous};
+use crate::store::{ClusterChange, StoreError};
 
 /// What can stop parkd from starting.
 #[derive(Debug, thiserror::Error)]
@@ -54,8 +62,26 @@ pub enum StartError {
     },
 }
 
-/// Opens the store in `config.data_dir` and builds the state over it.
+/// Opens the store (PostgreSQL at `config.database_url`, else SQLite in
+/// `config.data_dir`) and builds the state over it.
 pub async fn build(config: Config) -> Result<AppState, StartError> {
+    let secrets = Secrets::load_or_create(&config.data_dir)?;
+    let store = open_store(&config).await?;
+    build_with_store(config, store, &secrets).await
+}
+
+/// Opens the configured store.
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
+    if let Some(url) = &config.database_url {
+        let options = PgOptions {
+            pool_size: config.pool_size,
+            statement_timeout: Duration::from_millis(config.statement_timeout_ms),
+            ..PgOptions::default()
+        };
+        let read = config.read_database_url.as_ref().map(|u| u.expose());
+        let store = PgStore::connect(url.expose(), read, options).await?;
+        return Ok(Arc::new(store));
+    }
     let options = SqliteOptions {
         readers: config.read_connections,
         synchronous: if config.sync_full {
@@ -65,13 +91,11 @@ pub async fn build(config: Config) -> Result<AppState, StartError> {
         },
         ..SqliteOptions::default()
     };
-    let secrets = Secrets::load_or_create(&config.data_dir)?;
     let db_path = config.data_dir.join("parkd.sqlite3");
     let db = tokio::task::spawn_blocking(move || SqliteDb::open(&db_path, options))
         .await
-        .map_err(|e| crate::store::StoreError::Internal(e.to_string()))??;
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::new(db));
-    build_with_store(config, store, &secrets).await
+        .map_err(|e| StoreError::Internal(e.to_string()))??;
+    Ok(Arc::new(SqliteStore::new(db)))
 }
 
 /// Builds the state over an opened store.
@@ -104,7 +128,8 @@ pub async fn build_with_store(
 }
 
 /// Background work: expiring holds, marking no-shows, forgetting idle rate-limit
-/// keys. Runs until aborted.
+/// keys. Runs until aborted. With several instances on one database the
+/// sweeps run only on the instance holding the job lock.
 pub fn spawn_jobs(state: AppState) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut sweep = tokio::time::interval(Duration::from_secs(5));
@@ -113,16 +138,137 @@ pub fn spawn_jobs(state: AppState) -> JoinHandle<()> {
         loop {
             sweep.tick().await;
             ticks += 1;
+            if ticks.is_multiple_of(12) {
+                state.limits.shrink();
+            }
+            if let Some(cluster) = state.store.cluster() {
+                match cluster.try_lead().await {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(e) => {
+                        warn!(error = %e, "cannot reach the job lock; will retry");
+                        continue;
+                    }
+                }
+            }
             match crate::service::booking::sweep(&state, Utc::now()).await {
                 Ok(0) => {}
                 Ok(n) => info!(released = n, "expired holds and no-shows released"),
                 Err(e) => warn!(error = %e, "sweep failed; will retry"),
             }
-            if ticks.is_multiple_of(12) {
-                state.limits.shrink();
-            }
         }
     })
+}
+
+/// How often events that could not be applied yet are tried again.
+const REAPPLY_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Keeps this instance's engine in step with the database when other
+/// instances share it: applies every committed outbox event (the dispatcher
+/// publishes all instances' events on the bus), reloads a lot another instance
+/// changed, and reloads everything when changes may have been missed (the
+/// listening connection dropped, or the bus overflowed). Returns `None` for a
+/// store only this process uses.
+pub fn spawn_cluster_sync(state: AppState) -> Option<JoinHandle<()>> {
+    let cluster = state.store.cluster()?;
+    let mut changes = cluster.changes();
+    let mut events = state.events.subscribe();
+    Some(tokio::spawn(async move {
+        // Events whose booking collided with one of this instance's bookings
+        // still in flight (which will fail): applied again shortly.
+        let mut pending: Vec<std::sync::Arc<StoredEvent>> = Vec::new();
+        let mut retry = tokio::time::interval(REAPPLY_INTERVAL);
+        retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The snapshot this instance started from may predate events that the
+        // shared cursor the dispatcher resumes from has already passed. So
+        // reload once the dispatcher has read its cursor: at its first event
+        // (numbers are consecutive, so nothing before it is applied twice
+        // wrongly or missed), or after a second without any.
+        let first = tokio::time::timeout(Duration::from_secs(1), events.recv()).await;
+        let mut reload_all = true;
+        let mut first = match first {
+            Ok(Ok(event)) => Some(event),
+            _ => None,
+        };
+        loop {
+            if reload_all {
+                reload_all = !reload_everything(&state).await;
+                if reload_all {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
+                pending.clear();
+            }
+            if let Some(event) = first.take()
+                && state.engine.apply_event(&event, Utc::now()).is_err()
+            {
+                pending.push(event);
+            }
+            tokio::select! {
+                event = events.recv() => match event {
+                    Ok(event) => {
+                        if state.engine.apply_event(&event, Utc::now()).is_err() {
+                            pending.push(event);
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => reload_all = true,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                },
+                change = changes.recv() => match change {
+                    Ok(ClusterChange::Lot(lot)) => {
+                        let Some(cluster) = state.store.cluster() else { break };
+                        match cluster.lot_snapshot(lot, Utc::now()).await {
+                            Ok(stored) => {
+                                if let Err(e) = state.engine.reload_lot(lot, stored.as_ref(), Utc::now()) {
+                                    warn!(%lot, error = %e, "reloading a lot another instance changed");
+                                    reload_all = true;
+                                }
+                            }
+                            Err(e) => {
+                                warn!(%lot, error = %e, "cannot read a lot another instance changed");
+                                reload_all = true;
+                            }
+                        }
+                    }
+                    Ok(ClusterChange::Resync)
+                    | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => reload_all = true,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                },
+                _ = retry.tick(), if !pending.is_empty() => {
+                    let now = Utc::now();
+                    let before = pending.len();
+                    pending.retain(|event| state.engine.apply_event(event, now).is_err());
+                    if pending.len() == before && before > 0 {
+                        // Still colliding after the in-flight bookings had
+                        // time to settle: memory disagrees with the database.
+                        reload_all = true;
+                    }
+                }
+            }
+        }
+    }))
+}
+
+/// Replaces the engine with the database's state; false if the database
+/// could not be read.
+async fn reload_everything(state: &AppState) -> bool {
+    let now = Utc::now();
+    match state.store.snapshot(now).await {
+        Ok(snapshot) => match state.engine.reload(&snapshot, now) {
+            Ok(()) => {
+                info!("in-memory state reloaded from the database");
+                true
+            }
+            Err(e) => {
+                warn!(error = %e, "stored data is inconsistent; keeping the old state");
+                true
+            }
+        },
+        Err(e) => {
+            warn!(error = %e, "cannot reload from the database yet; will retry");
+            false
+        }
+    }
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, then finishes
@@ -133,6 +279,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let jobs = spawn_jobs(state.clone());
+    // Subscribes to the bus before the dispatcher publishes anything.
+    let cluster_sync = spawn_cluster_sync(state.clone());
     let dispatcher = crate::outbox::spawn_dispatcher(&state);
     let app = crate::api::router(state.clone());
     let result = axum::serve(
@@ -143,6 +291,9 @@ pub async fn serve(
     .await;
     jobs.abort();
     dispatcher.abort();
+    if let Some(sync) = cluster_sync {
+        sync.abort();
+    }
     if let Err(e) = state.store.close().await {
         warn!(error = %e, "closing the store");
     }

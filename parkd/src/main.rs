@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use parkd::auth::{Password, Role};
-use parkd::config::{Config, DEFAULT_CONFIG_TOML, Overrides};
+use parkd::config::{Config, DEFAULT_CONFIG_TOML, DatabaseUrl, Overrides};
 use parkd::error::ApiError;
 use parkd::service::accounts::{self, NewUser};
 use parking_core::model::TenantId;
@@ -24,7 +24,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the API (SQLite in the data directory).
+    /// Serve the API (SQLite in the data directory, or PostgreSQL with --database).
     Serve(ServeArgs),
     /// Administration.
     #[command(subcommand)]
@@ -44,6 +44,16 @@ struct Common {
     /// Log format: json or pretty.
     #[arg(long, env = "PARKD_LOG_FORMAT")]
     log_format: Option<String>,
+    /// PostgreSQL instead of SQLite: postgres://user:password@host:port/db.
+    #[arg(long = "database", env = "PARKD_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<DatabaseUrl>,
+    /// A PostgreSQL replica for analytics reads.
+    #[arg(
+        long = "read-database",
+        env = "PARKD_READ_DATABASE_URL",
+        hide_env_values = true
+    )]
+    read_database_url: Option<DatabaseUrl>,
 }
 
 #[derive(Debug, Args)]
@@ -112,6 +122,8 @@ fn load_config(
             data_dir: common.data_dir.clone(),
             rate_limits_enabled: rate_limits,
             log_format: common.log_format.clone(),
+            database_url: common.database_url.clone(),
+            read_database_url: common.read_database_url.clone(),
         },
     )
     .context("loading the configuration")
