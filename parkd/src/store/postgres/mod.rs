@@ -12,6 +12,7 @@
 //!   connection pool, with a transaction helper ([`in_transaction!`]) that
 //!   retries serialization failures and deadlocks.
 //! - [`cluster`]: what several instances need: `LISTEN/NOTIFY`, the job lock.
+//! - [`scratch`]: throwaway databases for tests.
 //!
 //! # Errors
 //!
@@ -30,6 +31,7 @@
 pub mod cluster;
 pub mod migrate;
 pub mod rows;
+pub mod scratch;
 pub mod store;
 
 mod events;
