@@ -162,13 +162,15 @@ pub fn spawn_jobs(state: AppState) -> JoinHandle<()> {
 
 /// How often events that could not be applied yet are tried again.
 const REAPPLY_INTERVAL: Duration = Duration::from_millis(200);
+/// Recently applied events kept to re-apply on top of a reload.
+const RECENT_EVENTS: usize = 20_000;
 
 /// Keeps this instance's engine in step with the database when other
 /// instances share it: applies every committed outbox event (the dispatcher
-/// publishes all instances' events on the bus), reloads a lot another instance
-/// changed, and reloads everything when changes may have been missed (the
-/// listening connection dropped, or the bus overflowed). Returns `None` for a
-/// store only this process uses.
+/// publishes all instances' events on the bus), reloads a lot when it changed,
+/// and reloads everything when changes may have been missed (the listening
+/// connection dropped, or the bus overflowed). Returns `None` for a store only
+/// this process uses.
 pub fn spawn_cluster_sync(state: AppState) -> Option<JoinHandle<()>> {
     let cluster = state.store.cluster()?;
     let mut changes = cluster.changes();
@@ -176,40 +178,33 @@ pub fn spawn_cluster_sync(state: AppState) -> Option<JoinHandle<()>> {
     Some(tokio::spawn(async move {
         // Events whose booking collided with one of this instance's bookings
         // still in flight (which will fail): applied again shortly.
-        let mut pending: Vec<std::sync::Arc<StoredEvent>> = Vec::new();
+        let mut pending: Vec<Arc<StoredEvent>> = Vec::new();
+        // Applied events, newest last: a reload's snapshot may be older than
+        // some of them, so they are applied again on top of it.
+        let mut recent: std::collections::VecDeque<Arc<StoredEvent>> =
+            std::collections::VecDeque::new();
         let mut retry = tokio::time::interval(REAPPLY_INTERVAL);
         retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        // The snapshot this instance started from may predate events that the
-        // shared cursor the dispatcher resumes from has already passed. So
-        // reload once the dispatcher has read its cursor: at its first event
-        // (numbers are consecutive, so nothing before it is applied twice
-        // wrongly or missed), or after a second without any.
-        let first = tokio::time::timeout(Duration::from_secs(1), events.recv()).await;
-        let mut reload_all = true;
-        let mut first = match first {
-            Ok(Ok(event)) => Some(event),
-            _ => None,
-        };
+        let mut reload_all = false;
         loop {
             if reload_all {
-                reload_all = !reload_everything(&state).await;
-                if reload_all {
+                if !reload_everything(&state, &recent).await {
                     tokio::time::sleep(Duration::from_millis(500)).await;
                     continue;
                 }
+                reload_all = false;
                 pending.clear();
-            }
-            if let Some(event) = first.take()
-                && state.engine.apply_event(&event, Utc::now()).is_err()
-            {
-                pending.push(event);
             }
             tokio::select! {
                 event = events.recv() => match event {
                     Ok(event) => {
                         if state.engine.apply_event(&event, Utc::now()).is_err() {
-                            pending.push(event);
+                            pending.push(Arc::clone(&event));
                         }
+                        if recent.len() >= RECENT_EVENTS {
+                            recent.pop_front();
+                        }
+                        recent.push_back(event);
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => reload_all = true,
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
@@ -220,12 +215,12 @@ pub fn spawn_cluster_sync(state: AppState) -> Option<JoinHandle<()>> {
                         match cluster.lot_snapshot(lot, Utc::now()).await {
                             Ok(stored) => {
                                 if let Err(e) = state.engine.reload_lot(lot, stored.as_ref(), Utc::now()) {
-                                    warn!(%lot, error = %e, "reloading a lot another instance changed");
+                                    warn!(%lot, error = %e, "reloading a changed lot");
                                     reload_all = true;
                                 }
                             }
                             Err(e) => {
-                                warn!(%lot, error = %e, "cannot read a lot another instance changed");
+                                warn!(%lot, error = %e, "cannot read a changed lot");
                                 reload_all = true;
                             }
                         }
@@ -238,9 +233,9 @@ pub fn spawn_cluster_sync(state: AppState) -> Option<JoinHandle<()>> {
                     let now = Utc::now();
                     let before = pending.len();
                     pending.retain(|event| state.engine.apply_event(event, now).is_err());
-                    if pending.len() == before && before > 0 {
-                        // Still colliding after the in-flight bookings had
-                        // time to settle: memory disagrees with the database.
+                    if pending.len() == before {
+                        // Still colliding after in-flight bookings had time to
+                        // settle: memory disagrees with the database.
                         reload_all = true;
                     }
                 }
@@ -249,21 +244,29 @@ pub fn spawn_cluster_sync(state: AppState) -> Option<JoinHandle<()>> {
     }))
 }
 
-/// Replaces the engine with the database's state; false if the database
-/// could not be read.
-async fn reload_everything(state: &AppState) -> bool {
+/// Replaces the engine with the database's state and re-applies the recent
+/// events the snapshot may not contain; false if the database could not be
+/// read.
+async fn reload_everything(
+    state: &AppState,
+    recent: &std::collections::VecDeque<Arc<StoredEvent>>,
+) -> bool {
     let now = Utc::now();
+    let Some(cluster) = state.store.cluster() else {
+        return true;
+    };
     match state.store.snapshot(now).await {
-        Ok(snapshot) => match state.engine.reload(&snapshot, now) {
-            Ok(()) => {
-                info!("in-memory state reloaded from the database");
-                true
-            }
-            Err(e) => {
+        Ok(snapshot) => {
+            let covered = cluster.snapshot_seq();
+            if let Err(e) = state.engine.reload(&snapshot, now) {
                 warn!(error = %e, "stored data is inconsistent; keeping the old state");
-                true
             }
-        },
+            for event in recent.iter().filter(|e| e.seq > covered) {
+                let _ = state.engine.apply_event(event, now);
+            }
+            info!("in-memory state reloaded from the database");
+            true
+        }
         Err(e) => {
             warn!(error = %e, "cannot reload from the database yet; will retry");
             false

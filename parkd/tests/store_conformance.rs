@@ -319,11 +319,17 @@ async fn users_are_unique_by_email_ignoring_case(store: Arc<dyn Store>) {
     assert_eq!(found, ada);
     assert_eq!(store.user_by_id(ada.id).await.expect("by id"), Some(ada));
     assert_eq!(
-        store.user_by_email("nobody@example.com").await.expect("lookup"),
+        store
+            .user_by_email("nobody@example.com")
+            .await
+            .expect("lookup"),
         None
     );
     // The refused user's event was not written either.
-    let events = store.events_after(0, None, None, 100).await.expect("events");
+    let events = store
+        .events_after(0, None, None, 100)
+        .await
+        .expect("events");
     assert_eq!(events.len(), 1, "{events:?}");
 }
 
@@ -363,12 +369,19 @@ async fn tenants_and_user_access(store: Arc<dyn Store>) {
     let mut users = Vec::new();
     for n in 0..5 {
         let u = user_record(&format!("u{n}@example.com"), vec![Role::Driver], None);
-        store.create_user(u.clone(), registered(&u)).await.expect("user");
+        store
+            .create_user(u.clone(), registered(&u))
+            .await
+            .expect("user");
         users.push(u);
     }
     assert_eq!(store.count_admins().await.expect("count"), 0);
     let changed = store
-        .set_user_access(users[1].id, vec![Role::Operator, Role::Admin], Some(names[1].id))
+        .set_user_access(
+            users[1].id,
+            vec![Role::Operator, Role::Admin],
+            Some(names[1].id),
+        )
         .await
         .expect("set access");
     assert_eq!(changed.roles, vec![Role::Operator, Role::Admin]);
@@ -396,7 +409,10 @@ async fn tenants_and_user_access(store: Arc<dyn Store>) {
 
 async fn refresh_tokens_rotate_and_detect_reuse(store: Arc<dyn Store>) {
     let u = user_record("t@example.com", vec![Role::Driver], None);
-    store.create_user(u.clone(), registered(&u)).await.expect("user");
+    store
+        .create_user(u.clone(), registered(&u))
+        .await
+        .expect("user");
     let t = now();
     let token = |hash: &str, family: Uuid, expires: DateTime<Utc>| RefreshRecord {
         token_hash: hash.into(),
@@ -428,7 +444,9 @@ async fn refresh_tokens_rotate_and_detect_reuse(store: Arc<dyn Store>) {
         RotateOutcome::Reused { family_id: family }
     );
     assert!(matches!(
-        store.rotate_refresh("second".into(), again.clone(), t).await,
+        store
+            .rotate_refresh("second".into(), again.clone(), t)
+            .await,
         Ok(RotateOutcome::Reused { .. })
     ));
     assert_eq!(
@@ -477,7 +495,10 @@ async fn refresh_tokens_rotate_and_detect_reuse(store: Arc<dyn Store>) {
         .await
         .expect("twice is fine");
     let snapshot = store.snapshot(t).await.expect("snapshot");
-    assert_eq!(snapshot.revoked_access, vec![(jti, t + Duration::minutes(5))]);
+    assert_eq!(
+        snapshot.revoked_access,
+        vec![(jti, t + Duration::minutes(5))]
+    );
 }
 
 async fn lots_spots_and_rates_round_trip(store: Arc<dyn Store>) {
@@ -514,7 +535,10 @@ async fn lots_spots_and_rates_round_trip(store: Arc<dyn Store>) {
     missing.id = LotId::new();
     assert_eq!(store.update_lot(missing).await, Err(StoreError::NotFound));
     let card = RateCard::example_eur();
-    store.put_rate_card(f.lot, card.clone()).await.expect("rates");
+    store
+        .put_rate_card(f.lot, card.clone())
+        .await
+        .expect("rates");
     store
         .put_rate_card(f.lot, card.clone())
         .await
@@ -583,14 +607,21 @@ async fn overlapping_blocking_bookings_are_refused(store: Arc<dyn Store>) {
         book(store.as_ref(), &f.reservation(a, 9 * H, 13 * H, Confirmed)).await
     ));
     assert!(is_overlap(
-        book(store.as_ref(), &f.reservation(a, 10 * H + 1, 11 * H, CheckedIn)).await
+        book(
+            store.as_ref(),
+            &f.reservation(a, 10 * H + 1, 11 * H, CheckedIn)
+        )
+        .await
     ));
     assert!(is_overlap(
         book(store.as_ref(), &f.reservation(a, 11 * H, 12 * H, Held)).await
     ));
-    book(store.as_ref(), &f.reservation(f.spots[1], 11 * H, 13 * H, Confirmed))
-        .await
-        .expect("another spot is free");
+    book(
+        store.as_ref(),
+        &f.reservation(f.spots[1], 11 * H, 13 * H, Confirmed),
+    )
+    .await
+    .expect("another spot is free");
     // Half-open: touching bookings are fine without a buffer.
     book(store.as_ref(), &f.reservation(a, 12 * H, 14 * H, Confirmed))
         .await
@@ -613,17 +644,31 @@ async fn turnover_buffer_and_non_blocking_rows(store: Arc<dyn Store>) {
         book(store.as_ref(), &f.reservation(z, 12 * H, 14 * H, Confirmed)).await
     ));
     assert!(is_overlap(
-        book(store.as_ref(), &f.reservation(z, 12 * H + 14, 14 * H, Confirmed)).await
-    ));
-    book(store.as_ref(), &f.reservation(z, 12 * H + 15, 14 * H, Confirmed))
+        book(
+            store.as_ref(),
+            &f.reservation(z, 12 * H + 14, 14 * H, Confirmed)
+        )
         .await
-        .expect("a full buffer after");
+    ));
+    book(
+        store.as_ref(),
+        &f.reservation(z, 12 * H + 15, 14 * H, Confirmed),
+    )
+    .await
+    .expect("a full buffer after");
     assert!(is_overlap(
-        book(store.as_ref(), &f.reservation(z, 8 * H, 9 * H + 50, Confirmed)).await
-    ));
-    book(store.as_ref(), &f.reservation(z, 8 * H, 9 * H + 45, Confirmed))
+        book(
+            store.as_ref(),
+            &f.reservation(z, 8 * H, 9 * H + 50, Confirmed)
+        )
         .await
-        .expect("a full buffer before");
+    ));
+    book(
+        store.as_ref(),
+        &f.reservation(z, 8 * H, 9 * H + 45, Confirmed),
+    )
+    .await
+    .expect("a full buffer before");
 
     let c = f.spots[2];
     book(store.as_ref(), &f.reservation(c, 10 * H, 12 * H, Cancelled))
@@ -668,20 +713,23 @@ async fn updates_expect_the_status_they_read(store: Arc<dyn Store>) {
     book(store.as_ref(), &r2).await.expect("r2");
     // Moving r2 into r1 is refused; within its own free time it is fine.
     let mut moved = r2.clone();
-    moved.interval = Interval::new(f.base + Duration::minutes(11 * H), r2.interval.end())
-        .expect("interval");
+    moved.interval =
+        Interval::new(f.base + Duration::minutes(11 * H), r2.interval.end()).expect("interval");
     assert!(is_overlap(
-        store
-            .update_reservation(moved, Held, None, vec![])
-            .await
+        store.update_reservation(moved, Held, None, vec![]).await
     ));
     let mut longer = r2.clone();
-    longer.interval = Interval::new(r2.interval.start(), f.base + Duration::minutes(15 * H))
-        .expect("interval");
+    longer.interval =
+        Interval::new(r2.interval.start(), f.base + Duration::minutes(15 * H)).expect("interval");
     longer.status = Confirmed;
     longer.hold_expires_at = None;
     store
-        .update_reservation(longer.clone(), Held, Some(quote_for(&longer)), vec![booked(&longer)])
+        .update_reservation(
+            longer.clone(),
+            Held,
+            Some(quote_for(&longer)),
+            vec![booked(&longer)],
+        )
         .await
         .expect("extend and confirm");
     // The stored status is now confirmed: an update expecting `held` is refused.
@@ -694,7 +742,9 @@ async fn updates_expect_the_status_they_read(store: Arc<dyn Store>) {
     let mut ghost = longer.clone();
     ghost.id = ReservationId::new();
     assert_eq!(
-        store.update_reservation(ghost, Confirmed, None, vec![]).await,
+        store
+            .update_reservation(ghost, Confirmed, None, vec![])
+            .await,
         Err(StoreError::NotFound)
     );
     let stored = store
@@ -756,7 +806,10 @@ async fn a_refused_booking_leaves_no_idempotent_answer(store: Arc<dyn Store>) {
         "nothing of the refused booking's transaction survives"
     );
     assert_eq!(store.reservation(clash.id).await.expect("read"), None);
-    let events = store.events_after(0, Some(f.lot), None, 100).await.expect("events");
+    let events = store
+        .events_after(0, Some(f.lot), None, 100)
+        .await
+        .expect("events");
     assert_eq!(events.len(), 1, "only the first booking's event");
 }
 
@@ -780,11 +833,17 @@ async fn listings_are_scoped_in_the_query(store: Arc<dyn Store>) {
         name: "Other".into(),
         created_at: now(),
     };
-    store.create_tenant(other_tenant.clone()).await.expect("tenant");
+    store
+        .create_tenant(other_tenant.clone())
+        .await
+        .expect("tenant");
     let other_lot = lot_record(other_tenant.id, 0);
     store.insert_lot(other_lot.clone()).await.expect("lot");
     let other_spot = spot(other_lot.lot.id, "O", SpotKind::Regular);
-    store.insert_spots(vec![other_spot.clone()]).await.expect("spot");
+    store
+        .insert_spots(vec![other_spot.clone()])
+        .await
+        .expect("spot");
     let stranger = user_record("s@example.com", vec![Role::Driver], None);
     store
         .create_user(stranger.clone(), registered(&stranger))
@@ -804,7 +863,9 @@ async fn listings_are_scoped_in_the_query(store: Arc<dyn Store>) {
     let mut elsewhere = f.reservation(f.spots[0], 10 * H, 11 * H, ReservationStatus::Confirmed);
     elsewhere.lot_id = other_lot.lot.id;
     elsewhere.spot_id = other_spot.id;
-    book(store.as_ref(), &elsewhere).await.expect("other tenant");
+    book(store.as_ref(), &elsewhere)
+        .await
+        .expect("other tenant");
 
     let all = PageRequest {
         page: 1,
@@ -884,12 +945,12 @@ async fn sweeps_find_due_holds_and_no_shows(store: Arc<dyn Store>) {
 
     // A confirmed booking that started 20 minutes ago (grace 15) is a no-show.
     let mut started = f.reservation(f.spots[2], 0, 60, ReservationStatus::Confirmed);
-    started.interval = Interval::new(t - Duration::minutes(20), t + Duration::minutes(40))
-        .expect("interval");
+    started.interval =
+        Interval::new(t - Duration::minutes(20), t + Duration::minutes(40)).expect("interval");
     book(store.as_ref(), &started).await.expect("started");
     let mut recent = f.reservation(f.spots[3], 0, 60, ReservationStatus::Confirmed);
-    recent.interval = Interval::new(t - Duration::minutes(5), t + Duration::minutes(40))
-        .expect("interval");
+    recent.interval =
+        Interval::new(t - Duration::minutes(5), t + Duration::minutes(40)).expect("interval");
     book(store.as_ref(), &recent).await.expect("recent");
     let candidates = store.no_show_candidates(t, 10).await.expect("no-shows");
     assert_eq!(
@@ -900,10 +961,18 @@ async fn sweeps_find_due_holds_and_no_shows(store: Arc<dyn Store>) {
 
 async fn events_are_numbered_per_lot_and_scoped(store: Arc<dyn Store>) {
     let f = seed(store.as_ref()).await;
-    let before = store.events_after(0, None, None, 1000).await.expect("events");
+    let before = store
+        .events_after(0, None, None, 1000)
+        .await
+        .expect("events");
     let base_seq = before.last().map_or(0, |e| e.seq);
     let r1 = f.reservation(f.spots[0], 10 * H, 11 * H, ReservationStatus::Confirmed);
-    let r2 = f.reservation(f.buffered_spot, 10 * H, 11 * H, ReservationStatus::Confirmed);
+    let r2 = f.reservation(
+        f.buffered_spot,
+        10 * H,
+        11 * H,
+        ReservationStatus::Confirmed,
+    );
     let r3 = f.reservation(f.spots[1], 10 * H, 11 * H, ReservationStatus::Confirmed);
     for r in [&r1, &r2, &r3] {
         book(store.as_ref(), r).await.expect("book");
@@ -917,10 +986,18 @@ async fn events_are_numbered_per_lot_and_scoped(store: Arc<dyn Store>) {
         reason: ReleaseReason::Cancelled,
     };
     store
-        .update_reservation(done, ReservationStatus::Confirmed, None, vec![released.clone()])
+        .update_reservation(
+            done,
+            ReservationStatus::Confirmed,
+            None,
+            vec![released.clone()],
+        )
         .await
         .expect("cancel");
-    let all = store.events_after(base_seq, None, None, 100).await.expect("all");
+    let all = store
+        .events_after(base_seq, None, None, 100)
+        .await
+        .expect("all");
     assert_eq!(
         all.iter().map(|e| e.seq).collect::<Vec<_>>(),
         (base_seq + 1..=base_seq + 4).collect::<Vec<_>>()
@@ -951,7 +1028,10 @@ async fn events_are_numbered_per_lot_and_scoped(store: Arc<dyn Store>) {
 
     assert_eq!(store.published_cursor().await.expect("cursor"), 0);
     store.set_published_cursor(3).await.expect("set");
-    store.set_published_cursor(2).await.expect("a late, smaller update");
+    store
+        .set_published_cursor(2)
+        .await
+        .expect("a late, smaller update");
     assert_eq!(store.published_cursor().await.expect("cursor"), 3);
 }
 
@@ -964,7 +1044,12 @@ async fn concurrent_bookings_of_one_spot_admit_exactly_one(store: Arc<dyn Store>
             tokio::spawn(async move {
                 // Overlapping windows of different lengths on one spot.
                 let start = 10 * H + (n % 4) * 15;
-                let r = f.reservation(f.spots[0], start, start + 2 * H, ReservationStatus::Confirmed);
+                let r = f.reservation(
+                    f.spots[0],
+                    start,
+                    start + 2 * H,
+                    ReservationStatus::Confirmed,
+                );
                 book(store.as_ref(), &r).await
             })
         })
@@ -977,7 +1062,15 @@ async fn concurrent_bookings_of_one_spot_admit_exactly_one(store: Arc<dyn Store>
         }
     }
     assert_eq!(won, 1, "every window overlaps every other");
-    assert_eq!(store.snapshot(now()).await.expect("snapshot").blocking.len(), 1);
+    assert_eq!(
+        store
+            .snapshot(now())
+            .await
+            .expect("snapshot")
+            .blocking
+            .len(),
+        1
+    );
 }
 
 async fn schema_is_current(store: Arc<dyn Store>) {

@@ -74,8 +74,15 @@ pub struct LotSnapshot {
 /// [`Store`]: interface::Store
 #[async_trait::async_trait]
 pub trait Cluster: Send + Sync {
-    /// Changes other instances made, from now on.
+    /// Other instances' lot changes and resync requests, from now on.
     fn changes(&self) -> tokio::sync::broadcast::Receiver<ClusterChange>;
+    /// The highest event `seq` the last [`snapshot`] surely contains: events
+    /// after it must be applied on top of that snapshot. The dispatcher starts
+    /// from here rather than from the shared published cursor, which other
+    /// instances may have moved past events this instance's snapshot lacks.
+    ///
+    /// [`snapshot`]: interface::Store::snapshot
+    fn snapshot_seq(&self) -> u64;
     /// One lot as stored now; `None` if it was deleted.
     async fn lot_snapshot(
         &self,

@@ -9,7 +9,8 @@
 //!   the booking's transaction would make PostgreSQL serialise every booking's
 //!   commit on its notification queue lock. `parkd_lots` carries lot, spot and
 //!   rate changes (which have no domain event), sent inside their transaction
-//!   so it arrives exactly when they are visible. When the listening
+//!   so it arrives exactly when they are visible; the other instances reload
+//!   the lot from the database on it. When the listening
 //!   connection is lost, notifications may have been missed: on reconnecting
 //!   the listener announces [`ClusterChange::Resync`].
 //! - **Running jobs once.** [`Leader`] holds a session advisory lock on its own
@@ -123,6 +124,8 @@ pub fn spawn_listener(
                         let (Some(from), Some(lot)) = (parts.next(), parts.next()) else {
                             continue;
                         };
+                        // This instance's own lot changes are already in its
+                        // engine (the lot use cases update it after commit).
                         if from != own
                             && let Ok(lot) = lot.parse::<LotId>()
                         {

@@ -123,6 +123,14 @@ pub async fn after<C: GenericClient>(
     .collect()
 }
 
+/// The highest `seq` assigned (0 before any).
+pub async fn max_seq<C: GenericClient>(c: &C) -> Result<u64, Failure> {
+    let seq: i64 = query_one(c, "SELECT COALESCE(MAX(seq), 0) FROM events", &[])
+        .await?
+        .try_get(0)?;
+    rows::sequence(seq)
+}
+
 /// The highest `seq` published.
 pub async fn cursor<C: GenericClient>(c: &C) -> Result<u64, Failure> {
     let seq: i64 = query_one(

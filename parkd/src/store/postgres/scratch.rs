@@ -79,8 +79,7 @@ impl Drop for ScratchDatabase {
                 return;
             };
             runtime.block_on(async move {
-                if let Ok((client, connection)) = tokio_postgres::connect(&admin_url, NoTls).await
-                {
+                if let Ok((client, connection)) = tokio_postgres::connect(&admin_url, NoTls).await {
                     tokio::spawn(connection);
                     let _ = client
                         .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))

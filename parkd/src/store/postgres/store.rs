@@ -6,7 +6,7 @@
 //! read pool (a replica when `--read-database` is given).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -45,6 +45,8 @@ pub struct PgStore {
     tell_others: Arc<Notify>,
     changes: broadcast::Sender<ClusterChange>,
     leader: Leader,
+    /// See [`Cluster::snapshot_seq`].
+    snapshot_seq: AtomicU64,
     closed: Arc<AtomicBool>,
     stop: Arc<Notify>,
 }
@@ -79,6 +81,7 @@ impl PgStore {
             tell_others: Arc::new(Notify::new()),
             changes: broadcast::channel(1024).0,
             leader: Leader::new(config.clone()),
+            snapshot_seq: AtomicU64::new(0),
             closed: Arc::new(AtomicBool::new(false)),
             stop: Arc::new(Notify::new()),
         };
@@ -224,7 +227,13 @@ impl Store for PgStore {
     }
 
     async fn snapshot(&self, now: DateTime<Utc>) -> Result<Snapshot, StoreError> {
+        // Everything numbered before the snapshot starts is in it; what is
+        // numbered later has a larger seq (see Cluster::snapshot_seq).
+        in_transaction!(self.pool, tx => events::sequence_pending(&tx).await?)?;
         let mut client = self.client().await?;
+        let high_water = events::max_seq(&client)
+            .await
+            .map_err(Failure::into_store)?;
         let result: Result<Snapshot, Failure> = async {
             // One read-only snapshot: every part from one moment.
             let tx = client
@@ -244,7 +253,9 @@ impl Store for PgStore {
             Ok(snapshot)
         }
         .await;
-        result.map_err(Failure::into_store)
+        let snapshot = result.map_err(Failure::into_store)?;
+        self.snapshot_seq.store(high_water, Ordering::Release);
+        Ok(snapshot)
     }
 
     async fn insert_lot(&self, lot: LotRecord) -> Result<(), StoreError> {
@@ -523,6 +534,10 @@ impl Cluster for PgStore {
         }
         .await;
         result.map_err(Failure::into_store)
+    }
+
+    fn snapshot_seq(&self) -> u64 {
+        self.snapshot_seq.load(Ordering::Acquire)
     }
 
     async fn try_lead(&self) -> Result<bool, StoreError> {
