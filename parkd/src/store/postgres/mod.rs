@@ -13,6 +13,7 @@
 //!   retries serialization failures and deadlocks.
 //! - [`cluster`]: what several instances need: `LISTEN/NOTIFY`, the job lock.
 //! - [`scratch`]: throwaway databases for tests.
+//! - [`import`]: `parkd migrate-data`, a single-lot installation into a city.
 //!
 //! # Errors
 //!
@@ -29,6 +30,7 @@
 //! and of PostgreSQL.
 
 pub mod cluster;
+pub mod import;
 pub mod migrate;
 pub mod rows;
 pub mod scratch;
