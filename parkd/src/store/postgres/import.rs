@@ -219,7 +219,7 @@ pub async fn migrate_data(
             let quote: Option<Quote> = r
                 .quote_json
                 .as_deref()
-                .map(|q| serde_json::from_str(q))
+                .map(serde_json::from_str)
                 .transpose()
                 .map_err(|e| Failure::Store(StoreError::Internal(format!(
                     "reservation {}: stored quote is not a quote: {e}", res.id
