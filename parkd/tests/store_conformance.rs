@@ -1105,3 +1105,83 @@ async fn postgres_refuses_a_newer_schema() {
     );
     backend.store.close().await.expect("close");
 }
+
+/// PostgreSQL only: the queries the API makes on large tables have an index
+/// to use (`EXPLAIN` with sequential scans discouraged, since on a tiny test
+/// table the planner rightly prefers them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_hot_queries_have_indexes() {
+    let Some(backend) = Backend::postgres().await else {
+        return;
+    };
+    let db = backend._db.as_ref().expect("a scratch database");
+    let (client, connection) = tokio_postgres::connect(db.url(), tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    client
+        .batch_execute("SET enable_seqscan = off")
+        .await
+        .expect("discourage sequential scans");
+    let queries = [
+        (
+            "a reservation by id",
+            "SELECT * FROM reservations WHERE id = '00000000-0000-4000-8000-000000000001'::uuid",
+        ),
+        (
+            "a driver's reservations, newest first",
+            "SELECT * FROM reservations WHERE user_id = '00000000-0000-4000-8000-000000000001'::uuid ORDER BY created_at DESC LIMIT 20",
+        ),
+        (
+            "a lot's window",
+            "SELECT * FROM reservations WHERE lot_id = '00000000-0000-4000-8000-000000000001'::uuid AND start_time < now() AND end_time > now() - interval '1 day'",
+        ),
+        (
+            "due holds",
+            "SELECT * FROM reservations WHERE status = 'held' AND hold_expires_at <= now() ORDER BY hold_expires_at LIMIT 500",
+        ),
+        (
+            "no-show candidates",
+            "SELECT * FROM reservations WHERE status = 'confirmed' AND start_time <= now() ORDER BY start_time LIMIT 500",
+        ),
+        (
+            "a spot's live holds",
+            "SELECT * FROM reservations WHERE lot_id = '00000000-0000-4000-8000-000000000001'::uuid AND spot_id = '00000000-0000-4000-8000-000000000001'::uuid AND blocking AND status = 'held'",
+        ),
+        (
+            "blocking rows of a lot",
+            "SELECT * FROM reservations WHERE blocking AND lot_id = '00000000-0000-4000-8000-000000000001'::uuid",
+        ),
+        (
+            "events after a cursor",
+            "SELECT * FROM events WHERE seq > 10 ORDER BY seq LIMIT 500",
+        ),
+        (
+            "a lot's newest event number",
+            "SELECT MAX(lot_seq) FROM events WHERE lot_id = '00000000-0000-4000-8000-000000000001'::uuid",
+        ),
+        (
+            "unnumbered events",
+            "SELECT id FROM events WHERE seq IS NULL ORDER BY id LIMIT 100",
+        ),
+        (
+            "a user by email",
+            "SELECT * FROM users WHERE lower(email) = lower('a@example.com')",
+        ),
+    ];
+    for (what, sql) in queries {
+        let plan: Vec<String> = client
+            .query(&format!("EXPLAIN {sql}"), &[])
+            .await
+            .expect("explain")
+            .iter()
+            .map(|r| r.get::<_, String>(0))
+            .collect();
+        let text = plan.join("\n");
+        assert!(
+            text.contains("Index") && !text.contains("Seq Scan"),
+            "{what} has no index:\n{text}"
+        );
+    }
+    backend.store.close().await.expect("close");
+}
