@@ -225,6 +225,9 @@ pub fn spawn_cluster_sync(state: AppState) -> Option<JoinHandle<()>> {
                             }
                         }
                     }
+                    Ok(ClusterChange::AccessRevoked { jti, expires_at }) => {
+                        state.revoked.revoke(jti, expires_at, Utc::now());
+                    }
                     Ok(ClusterChange::Resync)
                     | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => reload_all = true,
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
@@ -258,6 +261,9 @@ async fn reload_everything(
     match state.store.snapshot(now).await {
         Ok(snapshot) => {
             let covered = cluster.snapshot_seq();
+            for (jti, expires_at) in &snapshot.revoked_access {
+                state.revoked.revoke(*jti, *expires_at, now);
+            }
             if let Err(e) = state.engine.reload(&snapshot, now) {
                 warn!(error = %e, "stored data is inconsistent; keeping the old state");
             }

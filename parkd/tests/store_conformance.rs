@@ -1185,3 +1185,116 @@ async fn postgres_hot_queries_have_indexes() {
     }
     backend.store.close().await.expect("close");
 }
+
+/// PostgreSQL only: two stores on one database (two instances) hear each
+/// other's lot changes and logouts, not their own; one job leader at a time,
+/// and another takes over when it goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_instances_hear_each_other_and_elect_one_leader() {
+    use parkd::store::ClusterChange;
+    let Some(backend) = Backend::postgres().await else {
+        return;
+    };
+    let url = backend
+        ._db
+        .as_ref()
+        .expect("a scratch database")
+        .url()
+        .to_owned();
+    let a = backend.store.clone();
+    let b = PgStore::connect(&url, None, PgOptions::default())
+        .await
+        .expect("second instance");
+    let a_cluster = a.cluster().expect("postgres is a cluster store");
+    let mut heard_by_a = a_cluster.changes();
+    let mut heard_by_b = b.cluster().expect("cluster").changes();
+    // Both listeners are connected once a notification round-trips.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+
+    let tenant = TenantRecord {
+        id: TenantId::new(),
+        name: "T".into(),
+        created_at: now(),
+    };
+    a.create_tenant(tenant.clone()).await.expect("tenant");
+    let lot = lot_record(tenant.id, 0);
+    a.insert_lot(lot.clone()).await.expect("lot");
+    let change = tokio::time::timeout(std::time::Duration::from_secs(5), heard_by_b.recv())
+        .await
+        .expect("b hears within 5 s")
+        .expect("a change");
+    assert_eq!(change, ClusterChange::Lot(lot.lot.id));
+    let stored = b
+        .cluster()
+        .expect("cluster")
+        .lot_snapshot(lot.lot.id, now())
+        .await
+        .expect("lot snapshot")
+        .expect("the lot");
+    assert_eq!(stored.lot, lot);
+
+    let jti = Uuid::new_v4();
+    let expires = now() + Duration::minutes(10);
+    b.revoke_access(jti, expires).await.expect("logout on b");
+    let change = tokio::time::timeout(std::time::Duration::from_secs(5), heard_by_a.recv())
+        .await
+        .expect("a hears within 5 s")
+        .expect("a change");
+    assert_eq!(
+        change,
+        ClusterChange::AccessRevoked {
+            jti,
+            expires_at: expires
+        }
+    );
+    // Neither heard its own change.
+    assert!(heard_by_a.try_recv().is_err());
+    assert!(heard_by_b.try_recv().is_err());
+
+    let a_leads = a_cluster.try_lead().await.expect("a tries");
+    let b_leads = b
+        .cluster()
+        .expect("cluster")
+        .try_lead()
+        .await
+        .expect("b tries");
+    assert!(
+        a_leads ^ b_leads,
+        "exactly one leads: a {a_leads}, b {b_leads}"
+    );
+    let (leader, other): (&dyn Store, &dyn Store) = if a_leads {
+        (a.as_ref(), &b)
+    } else {
+        (&b, a.as_ref())
+    };
+    assert!(
+        leader
+            .cluster()
+            .expect("cluster")
+            .try_lead()
+            .await
+            .expect("again")
+    );
+    assert!(
+        !other
+            .cluster()
+            .expect("cluster")
+            .try_lead()
+            .await
+            .expect("again")
+    );
+    leader.close().await.expect("the leader goes away");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !other
+        .cluster()
+        .expect("cluster")
+        .try_lead()
+        .await
+        .expect("take over")
+    {
+        assert!(std::time::Instant::now() < deadline, "nobody took over");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    b.close().await.expect("close");
+    a.close().await.expect("close");
+}

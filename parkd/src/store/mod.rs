@@ -47,6 +47,13 @@ pub enum StoreError {
 pub enum ClusterChange {
     /// A lot, its spots or its rates changed, or it was deleted: reload it.
     Lot(parking_core::model::LotId),
+    /// An access token was revoked (logout): refuse it here too.
+    AccessRevoked {
+        /// The token's id.
+        jti: uuid::Uuid,
+        /// When it would have expired anyway.
+        expires_at: chrono::DateTime<chrono::Utc>,
+    },
     /// Changes may have been missed (the listening connection was lost):
     /// reload everything.
     Resync,

@@ -8,7 +8,8 @@
 //!   pooled connection and coalesced ([`spawn_notifier`]): a NOTIFY inside
 //!   the booking's transaction would make PostgreSQL serialise every booking's
 //!   commit on its notification queue lock. `parkd_lots` carries lot, spot and
-//!   rate changes (which have no domain event), sent inside their transaction
+//!   rate changes (which have no domain event), and `parkd_revoked` logouts
+//!   (every instance must refuse the token), sent inside their transaction
 //!   so it arrives exactly when they are visible; the other instances reload
 //!   the lot from the database on it. When the listening
 //!   connection is lost, notifications may have been missed: on reconnecting
@@ -38,6 +39,8 @@ use crate::store::{ClusterChange, StoreError};
 pub const EVENTS_CHANNEL: &str = "parkd_events";
 /// Channel of lot changes (payload: `INSTANCE LOT`).
 pub const LOTS_CHANNEL: &str = "parkd_lots";
+/// Channel of revoked access tokens (payload: `INSTANCE JTI EXPIRES_RFC3339`).
+pub const REVOKED_CHANNEL: &str = "parkd_revoked";
 /// The advisory lock the job leader holds (session-scoped).
 pub const JOB_LOCK: i64 = 0x7061_726b_0002;
 /// Wait before reconnecting a lost listening connection.
@@ -74,7 +77,9 @@ async fn connect_listening(
         }
     });
     client
-        .batch_execute(&format!("LISTEN {EVENTS_CHANNEL}; LISTEN {LOTS_CHANNEL};"))
+        .batch_execute(&format!(
+            "LISTEN {EVENTS_CHANNEL}; LISTEN {LOTS_CHANNEL}; LISTEN {REVOKED_CHANNEL};"
+        ))
         .await
         .map_err(|e| map_err(&e))?;
     Ok((client, rx))
@@ -130,6 +135,22 @@ pub fn spawn_listener(
                             && let Ok(lot) = lot.parse::<LotId>()
                         {
                             let _ = changes.send(ClusterChange::Lot(lot));
+                        }
+                    }
+                    REVOKED_CHANNEL => {
+                        let mut parts = n.payload().split(' ');
+                        if let (Some(from), Some(jti), Some(expires)) =
+                            (parts.next(), parts.next(), parts.next())
+                            && from != own
+                            && let (Ok(jti), Ok(expires_at)) = (
+                                jti.parse::<Uuid>(),
+                                chrono::DateTime::parse_from_rfc3339(expires),
+                            )
+                        {
+                            let _ = changes.send(ClusterChange::AccessRevoked {
+                                jti,
+                                expires_at: expires_at.with_timezone(&chrono::Utc),
+                            });
                         }
                     }
                     _ => {}

@@ -21,7 +21,7 @@ use tokio::sync::{Notify, broadcast};
 use tokio_postgres::IsolationLevel;
 use uuid::Uuid;
 
-use super::cluster::{self, LOTS_CHANNEL, Leader};
+use super::cluster::{self, LOTS_CHANNEL, Leader, REVOKED_CHANNEL};
 use super::sql::execute;
 use super::{Failure, PgOptions, events, in_transaction, lots, migrate, reservations, users};
 use crate::auth::Role;
@@ -223,7 +223,11 @@ impl Store for PgStore {
 
     async fn revoke_access(&self, jti: Uuid, expires_at: DateTime<Utc>) -> Result<(), StoreError> {
         let now = Utc::now();
-        in_transaction!(self.pool, tx => users::revoke_access(&tx, jti, expires_at, now).await?)
+        let payload = format!("{} {jti} {}", self.instance, expires_at.to_rfc3339());
+        in_transaction!(self.pool, tx => {
+            users::revoke_access(&tx, jti, expires_at, now).await?;
+            execute(&tx, "SELECT pg_notify($1, $2)", &[&REVOKED_CHANNEL, &payload]).await?;
+        })
     }
 
     async fn snapshot(&self, now: DateTime<Utc>) -> Result<Snapshot, StoreError> {
