@@ -100,9 +100,11 @@ pub fn pool(url: &str, options: &PgOptions) -> Result<Pool, StoreError> {
         config,
         NoTls,
         ManagerConfig {
-            // `Verified` runs a round trip at checkout: it finds a connection
-            // broken by a database restart before a request uses it.
-            recycling_method: RecyclingMethod::Verified,
+            // `Fast` costs no round trip at checkout: a connection the server
+            // closed (a restart) is already marked closed and is replaced; a
+            // request that still meets a dead one gets a 503 and the pool
+            // drops it.
+            recycling_method: RecyclingMethod::Fast,
         },
     );
     Pool::builder(manager)
