@@ -118,11 +118,19 @@ CREATE TABLE rate_cards (
 -- the next write on its spot (see reservations.rs), as SQLite's trigger ignores
 -- lapsed holds. A constraint predicate must be immutable, so it cannot read
 -- the clock itself.
+--
+-- Only the spot is a foreign key. A foreign key check locks the referenced row
+-- (FOR KEY SHARE), and every booking of a lot, or of one busy account, would
+-- lock the same lot or user row: concurrent lockers of one row make
+-- PostgreSQL build a multixact each time, which caps bookings per lot. The
+-- spot's row is shared only by that spot's bookings; the lot is checked when
+-- the row is written (the insert reads the lot through the spot, see
+-- reservations.rs), and users are never deleted.
 CREATE TABLE reservations (
     id               uuid        NOT NULL,
-    lot_id           uuid        NOT NULL REFERENCES lots (id),
+    lot_id           uuid        NOT NULL,
     spot_id          uuid        NOT NULL REFERENCES spots (id),
-    user_id          uuid        NOT NULL REFERENCES users (id),
+    user_id          uuid        NOT NULL,
     start_time       timestamptz NOT NULL,
     end_time         timestamptz NOT NULL,
     blocks_until     timestamptz NOT NULL,

@@ -226,7 +226,7 @@ pub async fn migrate_data(
                 ))))?;
             match stored {
                 None => {
-                    reservations::insert(&tx, res, quote.as_ref(), now).await?;
+                    reservations::insert(&tx, res, quote.as_ref(), now, true).await?;
                     copied[5] += 1;
                 }
                 Some(row) => {
@@ -235,7 +235,7 @@ pub async fn migrate_data(
                     let status = super::rows::status(&row.try_get::<_, String>(0)?)?;
                     let current = reservations::by_id(&tx, res.id).await?;
                     if current.as_ref().map(|c| &c.reservation) != Some(res) {
-                        reservations::update(&tx, res, status, quote.as_ref(), now).await?;
+                        reservations::update(&tx, res, status, quote.as_ref(), now, true).await?;
                         copied[5] += 1;
                     }
                 }

@@ -2,9 +2,11 @@
 //!
 //! The no-overlap rule is the partitions' exclusion constraint (see
 //! `migrations/postgres/0001_init.sql`); what SQLite's trigger decides with the
-//! clock — a held row whose hold has lapsed does not block — is done here: a
-//! write on a spot first switches `blocking` off for that spot's lapsed holds,
-//! in the same transaction, so a lapsed hold never refuses a booking.
+//! clock — a held row whose hold has lapsed does not block — is done here:
+//! when the constraint refuses a write, the store tries once more in a new
+//! transaction that first switches `blocking` off for that spot's lapsed
+//! holds, so a lapsed hold never refuses a booking (and a write that is not
+//! refused pays nothing for it).
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
@@ -44,14 +46,19 @@ async fn release_lapsed_holds<C: GenericClient>(c: &C, r: &Reservation) -> Resul
 }
 
 /// Stores a new reservation; `Conflict("reservation_overlap")` when the
-/// exclusion constraint refuses it.
+/// exclusion constraint refuses it. With `release_lapsed`, the spot's lapsed
+/// holds are switched off first (the store does so when a first attempt
+/// without it was refused, so the common case costs no extra statement).
 pub async fn insert<C: GenericClient>(
     c: &C,
     r: &Reservation,
     quote: Option<&Quote>,
     now: DateTime<Utc>,
+    release_lapsed: bool,
 ) -> Result<(), Failure> {
-    release_lapsed_holds(c, r).await?;
+    if release_lapsed {
+        release_lapsed_holds(c, r).await?;
+    }
     let quote_json = quote.map(to_json).transpose()?;
     let inserted = execute(
         c,
@@ -62,7 +69,9 @@ pub async fn insert<C: GenericClient>(
                  $6::timestamptz + make_interval(mins => l.turnover_buffer_minutes),
                  $7::text, {}, $8::timestamptz, $9::bigint, $10::text, $11::text,
                  $12::timestamptz, $13::timestamptz
-             FROM lots l WHERE l.id = $2::uuid",
+             FROM spots s JOIN lots l ON l.id = s.lot_id
+             WHERE s.id = $3::uuid AND s.lot_id = $2::uuid
+               AND EXISTS (SELECT 1 FROM users u WHERE u.id = $4::uuid)",
             blocking_expr("$7::text", "$8::timestamptz")
         ),
         &[
@@ -84,21 +93,25 @@ pub async fn insert<C: GenericClient>(
     .await?;
     if inserted == 0 {
         return Err(Failure::Store(StoreError::Conflict(
-            "foreign key violation: no such lot".into(),
+            "foreign key violation: no such lot, spot of that lot, or user".into(),
         )));
     }
     Ok(())
 }
 
-/// Stores a changed reservation if its stored status is still `expected`.
+/// Stores a changed reservation if its stored status is still `expected`
+/// (`release_lapsed` as for [`insert`]).
 pub async fn update<C: GenericClient>(
     c: &C,
     r: &Reservation,
     expected: ReservationStatus,
     quote: Option<&Quote>,
     now: DateTime<Utc>,
+    release_lapsed: bool,
 ) -> Result<(), Failure> {
-    release_lapsed_holds(c, r).await?;
+    if release_lapsed {
+        release_lapsed_holds(c, r).await?;
+    }
     let quote_json = quote.map(to_json).transpose()?;
     let changed = execute(
         c,

@@ -329,13 +329,19 @@ impl Store for PgStore {
         idempotency: Option<IdempotencyRecord>,
     ) -> Result<(), StoreError> {
         let now = Utc::now();
-        let result = in_transaction!(self.pool, tx => {
-            reservations::insert(&tx, &reservation, quote.as_ref(), now).await?;
-            events::append(&tx, &event, now).await?;
-            if let Some(record) = &idempotency {
-                reservations::put_idempotent(&tx, record).await?;
+        let mut result = Ok(());
+        for release_lapsed in [false, true] {
+            result = in_transaction!(self.pool, tx => {
+                reservations::insert(&tx, &reservation, quote.as_ref(), now, release_lapsed).await?;
+                events::append(&tx, &event, now).await?;
+                if let Some(record) = &idempotency {
+                    reservations::put_idempotent(&tx, record).await?;
+                }
+            });
+            if !is_overlap(&result) {
+                break;
             }
-        });
+        }
         self.committed_events(result)
     }
 
@@ -347,12 +353,19 @@ impl Store for PgStore {
         events_out: Vec<DomainEvent>,
     ) -> Result<(), StoreError> {
         let now = Utc::now();
-        let result = in_transaction!(self.pool, tx => {
-            reservations::update(&tx, &reservation, expected, quote.as_ref(), now).await?;
-            for event in &events_out {
-                events::append(&tx, event, now).await?;
+        let mut result = Ok(());
+        for release_lapsed in [false, true] {
+            result = in_transaction!(self.pool, tx => {
+                reservations::update(&tx, &reservation, expected, quote.as_ref(), now, release_lapsed)
+                    .await?;
+                for event in &events_out {
+                    events::append(&tx, event, now).await?;
+                }
+            });
+            if !is_overlap(&result) {
+                break;
             }
-        });
+        }
         self.committed_events(result)
     }
 
@@ -490,6 +503,11 @@ impl Store for PgStore {
     fn cluster(&self) -> Option<&dyn Cluster> {
         Some(self)
     }
+}
+
+/// Whether the no-overlap constraint refused the write.
+fn is_overlap(result: &Result<(), StoreError>) -> bool {
+    matches!(result, Err(StoreError::Conflict(m)) if m == "reservation_overlap")
 }
 
 impl PgStore {
