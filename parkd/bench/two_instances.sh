@@ -12,6 +12,7 @@ cd "$(dirname "$0")/../.."
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-64}
 TARGET=${CARGO_TARGET_DIR:-target}
+POOL=${POOL:-32}   # PostgreSQL connections per instance
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
 PGBIN=$(dirname "$(ls -d /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1)")
 
@@ -37,10 +38,10 @@ wait_for() { for _ in $(seq 1 600); do curl -sf "$1" >/dev/null && return 0; sle
 
 # Instance A seeds the demo city; B starts over the same data directory (the
 # same signing key, so a token from one is good on the other).
-PARKD_RATE_LIMITS=off "$PARKD" serve --demo --database "$URL" --data-dir "$DATA" \
+PARKD_POOL_SIZE=$POOL PARKD_RATE_LIMITS=off "$PARKD" serve --demo --database "$URL" --data-dir "$DATA" \
   --listen 127.0.0.1:18191 >"$DATA/a.out" 2>"$DATA/a.err" & PIDS+=($!)
 wait_for http://127.0.0.1:18191/ready
-PARKD_RATE_LIMITS=off "$PARKD" serve --database "$URL" --data-dir "$DATA" \
+PARKD_POOL_SIZE=$POOL PARKD_RATE_LIMITS=off "$PARKD" serve --database "$URL" --data-dir "$DATA" \
   --listen 127.0.0.1:18192 >"$DATA/b.out" 2>"$DATA/b.err" & PIDS+=($!)
 wait_for http://127.0.0.1:18192/ready
 A=http://127.0.0.1:18191

@@ -332,11 +332,23 @@ impl Store for PgStore {
         let mut result = Ok(());
         for release_lapsed in [false, true] {
             result = in_transaction!(self.pool, tx => {
-                reservations::insert(&tx, &reservation, quote.as_ref(), now, release_lapsed).await?;
-                events::append(&tx, &event, now).await?;
-                if let Some(record) = &idempotency {
-                    reservations::put_idempotent(&tx, record).await?;
-                }
+                // Pipelined: the three statements go out together and their
+                // answers come back in order (the hot path, one round trip
+                // instead of three); if the first fails the others fail with
+                // it, and its error is the one reported.
+                let (inserted, appended, remembered) = tokio::join!(
+                    reservations::insert(&tx, &reservation, quote.as_ref(), now, release_lapsed),
+                    events::append(&tx, &event, now),
+                    async {
+                        match &idempotency {
+                            Some(record) => reservations::put_idempotent(&tx, record).await,
+                            None => Ok(()),
+                        }
+                    }
+                );
+                inserted?;
+                appended?;
+                remembered?;
             });
             if !is_overlap(&result) {
                 break;
