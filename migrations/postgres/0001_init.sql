@@ -208,6 +208,9 @@ CREATE TABLE events (
     type          text        NOT NULL,
     payload_json  text        NOT NULL,
     occurred_at   timestamptz NOT NULL,
+    -- The parkd instance that wrote it: each instance applies the others'
+    -- events to its memory, not its own (it made those changes itself).
+    origin        uuid,
     UNIQUE (lot_id, lot_seq)
 );
 

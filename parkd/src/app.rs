@@ -198,7 +198,13 @@ pub fn spawn_cluster_sync(state: AppState) -> Option<JoinHandle<()>> {
             tokio::select! {
                 event = events.recv() => match event {
                     Ok(event) => {
-                        if state.engine.apply_event(&event, Utc::now()).is_err() {
+                        // This instance's own changes are in its memory
+                        // already, and newer than their events may be.
+                        let own = state
+                            .store
+                            .cluster()
+                            .is_some_and(|c| c.is_own_event(event.seq));
+                        if !own && state.engine.apply_event(&event, Utc::now()).is_err() {
                             pending.push(Arc::clone(&event));
                         }
                         if recent.len() >= RECENT_EVENTS {

@@ -83,6 +83,10 @@ pub struct LotSnapshot {
 pub trait Cluster: Send + Sync {
     /// Other instances' lot changes and resync requests, from now on.
     fn changes(&self) -> tokio::sync::broadcast::Receiver<ClusterChange>;
+    /// Whether the event numbered `seq`, read through `events_after`, was
+    /// written by this instance (which applied its change to memory itself);
+    /// answers each number once.
+    fn is_own_event(&self, seq: u64) -> bool;
     /// The highest event `seq` the last [`snapshot`] surely contains: events
     /// after it must be applied on top of that snapshot. The dispatcher starts
     /// from here rather than from the shared published cursor, which other

@@ -31,6 +31,7 @@ use deadpool_postgres::GenericClient;
 use parking_core::events::DomainEvent;
 use parking_core::model::{LotId, TenantId};
 use tokio_postgres::types::ToSql;
+use uuid::Uuid;
 
 use super::Failure;
 use super::rows::{self, EVENT_COLUMNS, to_json};
@@ -43,20 +44,23 @@ pub const SEQUENCER_LOCK: i64 = 0x7061_726b_0001;
 /// Most rows numbered in one run.
 const SEQUENCE_BATCH: i64 = 10_000;
 
-/// Appends one event, unnumbered (see the module docs).
+/// Appends one event written by instance `origin`, unnumbered (see the
+/// module docs).
 pub async fn append<C: GenericClient>(
     c: &C,
     event: &DomainEvent,
     at: DateTime<Utc>,
+    origin: Uuid,
 ) -> Result<(), Failure> {
     execute(
         c,
-        "INSERT INTO events (lot_id, type, payload_json, occurred_at) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO events (lot_id, type, payload_json, occurred_at, origin) VALUES ($1, $2, $3, $4, $5)",
         &[
             &event.lot_id().map(|l| l.as_uuid()),
             &event.type_name(),
             &to_json(event)?,
             &at,
+            &origin,
         ],
     )
     .await?;
@@ -101,6 +105,21 @@ pub async fn after<C: GenericClient>(
     tenant: Option<TenantId>,
     limit: u32,
 ) -> Result<Vec<StoredEvent>, Failure> {
+    Ok(after_with_origin(c, after, lot, tenant, limit)
+        .await?
+        .into_iter()
+        .map(|(event, _)| event)
+        .collect())
+}
+
+/// As [`after`], with the instance that wrote each event.
+pub async fn after_with_origin<C: GenericClient>(
+    c: &C,
+    after: u64,
+    lot: Option<LotId>,
+    tenant: Option<TenantId>,
+    limit: u32,
+) -> Result<Vec<(StoredEvent, Option<Uuid>)>, Failure> {
     let after = i64::try_from(after).unwrap_or(i64::MAX);
     let lot = lot.map(|l| l.as_uuid());
     let tenant = tenant.map(|t| t.as_uuid());
@@ -109,7 +128,7 @@ pub async fn after<C: GenericClient>(
     query(
         c,
         &format!(
-            "SELECT {EVENT_COLUMNS} FROM events
+            "SELECT {EVENT_COLUMNS}, origin FROM events
              WHERE seq > $1
                AND ($2::uuid IS NULL OR lot_id = $2)
                AND ($3::uuid IS NULL OR lot_id IN (SELECT id FROM lots WHERE tenant_id = $3))
@@ -119,7 +138,7 @@ pub async fn after<C: GenericClient>(
     )
     .await?
     .iter()
-    .map(rows::event)
+    .map(|row| Ok((rows::event(row)?, row.try_get::<_, Option<Uuid>>(6)?)))
     .collect()
 }
 

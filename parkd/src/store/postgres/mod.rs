@@ -67,7 +67,7 @@ impl Default for PgOptions {
         PgOptions {
             pool_size: 16,
             statement_timeout: Duration::from_secs(5),
-            connect_timeout: Duration::from_secs(2),
+            connect_timeout: Duration::from_secs(5),
         }
     }
 }

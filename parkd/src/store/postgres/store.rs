@@ -47,6 +47,9 @@ pub struct PgStore {
     leader: Leader,
     /// See [`Cluster::snapshot_seq`].
     snapshot_seq: AtomicU64,
+    /// Numbers of events this instance wrote, read back but not yet asked
+    /// about by [`Cluster::is_own_event`] (bounded).
+    own_events: std::sync::Mutex<std::collections::BTreeSet<u64>>,
     closed: Arc<AtomicBool>,
     stop: Arc<Notify>,
 }
@@ -82,6 +85,7 @@ impl PgStore {
             changes: broadcast::channel(1024).0,
             leader: Leader::new(config.clone()),
             snapshot_seq: AtomicU64::new(0),
+            own_events: std::sync::Mutex::new(std::collections::BTreeSet::new()),
             closed: Arc::new(AtomicBool::new(false)),
             stop: Arc::new(Notify::new()),
         };
@@ -137,7 +141,7 @@ impl Store for PgStore {
     async fn create_user(&self, user: UserRecord, event: DomainEvent) -> Result<(), StoreError> {
         let result = in_transaction!(self.pool, tx => {
             users::insert_user(&tx, &user).await?;
-            events::append(&tx, &event, user.created_at).await?;
+            events::append(&tx, &event, user.created_at, self.instance).await?;
         });
         self.committed_events(result)
     }
@@ -307,7 +311,7 @@ impl Store for PgStore {
         let now = Utc::now();
         let result = in_transaction!(self.pool, tx => {
             let spot = lots::set_spot_in_service(&tx, lot_id, spot_id, in_service).await?;
-            events::append(&tx, &event, now).await?;
+            events::append(&tx, &event, now, self.instance).await?;
             spot
         });
         self.committed_events(result)
@@ -338,7 +342,7 @@ impl Store for PgStore {
                 // it, and its error is the one reported.
                 let (inserted, appended, remembered) = tokio::join!(
                     reservations::insert(&tx, &reservation, quote.as_ref(), now, release_lapsed),
-                    events::append(&tx, &event, now),
+                    events::append(&tx, &event, now, self.instance),
                     async {
                         match &idempotency {
                             Some(record) => reservations::put_idempotent(&tx, record).await,
@@ -371,7 +375,7 @@ impl Store for PgStore {
                 reservations::update(&tx, &reservation, expected, quote.as_ref(), now, release_lapsed)
                     .await?;
                 for event in &events_out {
-                    events::append(&tx, event, now).await?;
+                    events::append(&tx, event, now, self.instance).await?;
                 }
             });
             if !is_overlap(&result) {
@@ -461,9 +465,24 @@ impl Store for PgStore {
         // Number what has committed first (see events.rs), then read.
         in_transaction!(self.pool, tx => events::sequence_pending(&tx).await?)?;
         let client = self.client().await?;
-        events::after(&client, after_seq, lot_id, tenant, limit)
+        let rows = events::after_with_origin(&client, after_seq, lot_id, tenant, limit)
             .await
-            .map_err(Failure::into_store)
+            .map_err(Failure::into_store)?;
+        let mut own = self
+            .own_events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut read = Vec::with_capacity(rows.len());
+        for (event, origin) in rows {
+            if origin == Some(self.instance) {
+                own.insert(event.seq);
+            }
+            read.push(event);
+        }
+        while own.len() > OWN_EVENTS_KEPT {
+            own.pop_first();
+        }
+        Ok(read)
     }
 
     async fn published_cursor(&self) -> Result<u64, StoreError> {
@@ -517,6 +536,9 @@ impl Store for PgStore {
     }
 }
 
+/// Own event numbers remembered for [`Cluster::is_own_event`].
+const OWN_EVENTS_KEPT: usize = 100_000;
+
 /// Whether the no-overlap constraint refused the write.
 fn is_overlap(result: &Result<(), StoreError>) -> bool {
     matches!(result, Err(StoreError::Conflict(m)) if m == "reservation_overlap")
@@ -568,6 +590,13 @@ impl Cluster for PgStore {
         }
         .await;
         result.map_err(Failure::into_store)
+    }
+
+    fn is_own_event(&self, seq: u64) -> bool {
+        self.own_events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&seq)
     }
 
     fn snapshot_seq(&self) -> u64 {
