@@ -271,3 +271,156 @@ fn restore(city: &mut City, r: &Reservation, now: DateTime<Utc>) -> Result<(), E
         .map(|_| ())
         .map_err(|e| EngineError::Inconsistent(format!("reservation {}: {e}", r.id)))
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, DurationRound};
+    use parking_core::events::ReleaseReason;
+    use parking_core::model::{
+        BookingRules, Currency, GeoPoint, Interval, Lot, Money, OperatingHours, ReservationId,
+        Spot, SpotId, SpotKind, TenantId, UserId,
+    };
+
+    use super::*;
+    use crate::store::interface::LotRecord;
+
+    fn lot() -> (LotRecord, Spot) {
+        let lot = Lot {
+            id: LotId::new(),
+            tenant_id: TenantId::new(),
+            name: "L".into(),
+            address: "A".into(),
+            location: GeoPoint::new(51.0, 13.0).expect("valid"),
+            time_zone: chrono_tz::Europe::Berlin,
+            hours: OperatingHours::always_open(),
+            amenities: Default::default(),
+            rules: BookingRules::default(),
+        };
+        let spot = Spot {
+            id: SpotId::new(),
+            lot_id: lot.id,
+            label: "S1".into(),
+            kind: SpotKind::Regular,
+            zone: None,
+            in_service: true,
+        };
+        (
+            LotRecord {
+                lot,
+                external_id: Some("X-1".into()),
+            },
+            spot,
+        )
+    }
+
+    fn event(seq: u64, payload: DomainEvent) -> StoredEvent {
+        StoredEvent {
+            seq,
+            lot_id: payload.lot_id(),
+            lot_seq: Some(seq),
+            event_type: payload.type_name().to_owned(),
+            payload,
+            occurred_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn another_instances_booking_and_release_reach_memory_idempotently() {
+        let (record, spot) = lot();
+        let snapshot = Snapshot {
+            lots: vec![record.clone()],
+            spots: vec![spot.clone()],
+            ..Snapshot::default()
+        };
+        let now = Utc::now();
+        let engine = Engine::load(&snapshot, now).expect("load");
+        let start = (now + Duration::hours(25))
+            .duration_trunc(Duration::hours(1))
+            .expect("hour");
+        let window = Interval::new(start, start + Duration::hours(1)).expect("window");
+        let id = ReservationId::new();
+        let booked = event(
+            1,
+            DomainEvent::ParkingSpotBooked {
+                reservation_id: id,
+                lot_id: record.lot.id,
+                spot_id: spot.id,
+                user_id: UserId::new(),
+                interval: window,
+                status: ReservationStatus::Confirmed,
+                total: Money::new(300, Currency::new("EUR").expect("EUR")),
+            },
+        );
+        let free = |engine: &Engine| {
+            engine
+                .read()
+                .lot(record.lot.id)
+                .expect("lot")
+                .inventory
+                .is_free(spot.id, &window, now)
+        };
+        assert!(free(&engine));
+        engine.apply_event(&booked, now).expect("apply");
+        assert!(
+            !free(&engine),
+            "the other instance's booking holds the spot"
+        );
+        engine.apply_event(&booked, now).expect("apply twice");
+        assert!(!free(&engine));
+        // A clashing booking in memory (one this instance has not committed)
+        // makes the event wait: an error, for the caller to retry.
+        let released = event(
+            2,
+            DomainEvent::ParkingSpotReleased {
+                reservation_id: id,
+                lot_id: record.lot.id,
+                spot_id: spot.id,
+                reason: ReleaseReason::Cancelled,
+            },
+        );
+        engine.apply_event(&released, now).expect("release");
+        assert!(free(&engine));
+        engine.apply_event(&released, now).expect("release twice");
+        let mut clash = booked.clone();
+        if let DomainEvent::ParkingSpotBooked { reservation_id, .. } = &mut clash.payload {
+            *reservation_id = ReservationId::new();
+        }
+        engine.apply_event(&clash, now).expect("first of two");
+        assert!(
+            engine.apply_event(&booked, now).is_err(),
+            "the clash is reported"
+        );
+    }
+
+    #[test]
+    fn a_lot_reload_replaces_it_and_a_deleted_lot_goes() {
+        let (record, spot) = lot();
+        let now = Utc::now();
+        let engine = Engine::load(&Snapshot::default(), now).expect("empty");
+        let stored = LotSnapshot {
+            lot: record.clone(),
+            spots: vec![spot.clone()],
+            rates: None,
+            blocking: Vec::new(),
+        };
+        engine
+            .reload_lot(record.lot.id, Some(&stored), now)
+            .expect("reload");
+        assert_eq!(
+            engine
+                .read()
+                .lot(record.lot.id)
+                .expect("lot")
+                .inventory
+                .spots()
+                .count(),
+            1
+        );
+        assert_eq!(engine.external_ids().lot("X-1"), Some(record.lot.id));
+        engine
+            .reload_lot(record.lot.id, None, now)
+            .expect("deleted");
+        assert!(engine.read().lot(record.lot.id).is_err());
+        assert_eq!(engine.external_ids().lot("X-1"), None);
+    }
+}
