@@ -1298,3 +1298,64 @@ async fn postgres_instances_hear_each_other_and_elect_one_leader() {
     b.close().await.expect("close");
     a.close().await.expect("close");
 }
+
+/// PostgreSQL only: a transaction that meets a serialization failure or a
+/// deadlock runs again, anything else does not; a statement over the timeout
+/// is cancelled and reported as unavailable (503), not as a bug.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_retries_serialization_failures_and_times_statements_out() {
+    let Some(backend) = Backend::postgres().await else {
+        return;
+    };
+    let url = backend
+        ._db
+        .as_ref()
+        .expect("a scratch database")
+        .url()
+        .to_owned();
+    let store = PgStore::connect(
+        &url,
+        None,
+        PgOptions {
+            statement_timeout: std::time::Duration::from_millis(200),
+            ..PgOptions::default()
+        },
+    )
+    .await
+    .expect("connect");
+    for (code, expect_runs, expect_ok) in
+        [("40001", 2, true), ("40P01", 2, true), ("23505", 1, false)]
+    {
+        let runs = std::sync::atomic::AtomicU32::new(0);
+        let result: Result<(), StoreError> = parkd::pg_transaction!(store.pool(), tx => {
+            let run = runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if run == 0 {
+                tx.batch_execute(&format!(
+                    "DO $$ BEGIN RAISE EXCEPTION 'injected' USING ERRCODE = '{code}'; END $$"
+                ))
+                .await?;
+            }
+        });
+        assert_eq!(
+            runs.load(std::sync::atomic::Ordering::SeqCst),
+            expect_runs,
+            "SQLSTATE {code}"
+        );
+        assert_eq!(result.is_ok(), expect_ok, "SQLSTATE {code}: {result:?}");
+    }
+    let client = store.pool().get().await.expect("connection");
+    let slow = client
+        .batch_execute("SELECT pg_sleep(2)")
+        .await
+        .expect_err("cancelled by the statement timeout");
+    assert!(
+        matches!(
+            parkd::store::postgres::map_err(&slow),
+            StoreError::Unavailable(_)
+        ),
+        "{slow:?}"
+    );
+    drop(client);
+    store.close().await.expect("close");
+    backend.store.close().await.expect("close");
+}
