@@ -291,3 +291,104 @@ async fn two_instances_never_double_book_and_converge() {
     a.stop();
     b.stop();
 }
+
+/// The other instance's subscribers (WebSocket sessions read the same bus)
+/// get a booking made on this one, in order, and its memory holds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_booking_on_one_instance_reaches_the_other_instances_subscribers() {
+    let Some(admin) = postgres_admin_url() else {
+        return;
+    };
+    let city = seed_city(&admin, 2, 1).await;
+    let dir = tempfile::tempdir().expect("data dir");
+    let config = parkd::config::Config {
+        listen: "127.0.0.1:0".parse().expect("address"),
+        data_dir: dir.path().to_owned(),
+        database_url: Some(city.db.url().parse().expect("url")),
+        rate_limits: parkd::config::RateLimits {
+            enabled: false,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let mut servers = Vec::new();
+    let mut states = Vec::new();
+    for _ in 0..2 {
+        let state = parkd::app::build(config.clone()).await.expect("builds");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(parkd::app::serve(listener, state.clone(), async {
+            let _ = rx.await;
+        }));
+        servers.push((url, tx, server));
+        states.push(state);
+    }
+    let mut on_b = states[1].events.subscribe();
+    let token = token(dir.path(), city.drivers[0], Role::Driver);
+    let start = tomorrow();
+    let end = start + chrono::Duration::hours(1);
+    let client = reqwest::Client::new();
+    let response = client
+        .post(format!("{}/api/v1/reservations", servers[0].0))
+        .bearer_auth(&token)
+        .json(&json!({
+            "lot_id": city.lot.as_uuid(), "spot_id": city.spots[0].as_uuid(),
+            "start_time": start, "end_time": end,
+        }))
+        .send()
+        .await
+        .expect("book on a");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let booked: Value = response.json().await.expect("json");
+    let event = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let event = on_b.recv().await.expect("bus open");
+            if event.lot_id.map(|l| l.as_uuid()) == Some(city.lot.as_uuid()) {
+                return event;
+            }
+        }
+    })
+    .await
+    .expect("b publishes a's booking within 5 s");
+    assert_eq!(event.event_type, "parking_spot_booked");
+    assert_eq!(event.lot_seq, Some(1));
+    match &event.payload {
+        parking_core::events::DomainEvent::ParkingSpotBooked { reservation_id, .. } => {
+            assert_eq!(
+                reservation_id.to_string(),
+                booked["id"].as_str().expect("id")
+            );
+        }
+        other => panic!("unexpected event {other:?}"),
+    }
+    // B's memory has it: the same spot and time through B is taken.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let taken = !states[1]
+            .engine
+            .read()
+            .lot(city.lot)
+            .expect("lot")
+            .inventory
+            .is_free(
+                city.spots[0],
+                &parking_core::model::Interval::new(start, end).expect("interval"),
+                Utc::now(),
+            );
+        if taken {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "b's memory never held a's booking"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for (_, tx, server) in servers {
+        let _ = tx.send(());
+        server.await.expect("server task").expect("serve");
+    }
+}
