@@ -1,6 +1,12 @@
-//! Start-up and shutdown: open storage, load or create the secrets, build the
-//! engine from the store, seed the demo city when asked, create the bootstrap
-//! admin, start the background jobs; and `serve` with graceful shutdown.
+//! Start-up and shutdown: open storage (SQLite in the data directory, or
+//! PostgreSQL when `database_url` is set), load or create the secrets, build
+//! the engine from the store, seed the demo city when asked, create the
+//! bootstrap admin, start the background jobs; and `serve` with graceful
+//! shutdown.
+//!
+//! On PostgreSQL several instances share the database: each keeps its engine
+//! in step with the others' changes ([`spawn_cluster_sync`]), and only the
+//! instance holding the job lock runs the sweeps.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -24,9 +30,11 @@ use crate::limits::Limits;
 use crate::outbox::EventBus;
 use crate::service::payments::Payments;
 use crate::state::{AppState, Inner, RevokedTokens};
-use crate::store::interface::Store;
+use crate::store::interface::{Store, StoredEvent};
+use crate::store::postgres::{PgOptions, PgStore};
 use crate::store::sqlite::store::SqliteStore;
 use crate::store::sqlite::{SqliteDb, SqliteOptions, Synchronous};
+use crate::store::{ClusterChange, StoreError};
 
 /// What can stop parkd from starting.
 #[derive(Debug, thiserror::Error)]
@@ -62,8 +70,26 @@ pub enum StartError {
     },
 }
 
-/// Opens the store in `config.data_dir` and builds the state over it.
+/// Opens the store (PostgreSQL at `config.database_url`, else SQLite in
+/// `config.data_dir`) and builds the state over it.
 pub async fn build(config: Config) -> Result<AppState, StartError> {
+    let secrets = Secrets::load_or_create(&config.data_dir)?;
+    let store = open_store(&config).await?;
+    build_with_store(config, store, &secrets).await
+}
+
+/// Opens the configured store.
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
+    if let Some(url) = &config.database_url {
+        let options = PgOptions {
+            pool_size: config.pool_size,
+            statement_timeout: Duration::from_millis(config.statement_timeout_ms),
+            ..PgOptions::default()
+        };
+        let read = config.read_database_url.as_ref().map(|u| u.expose());
+        let store = PgStore::connect(url.expose(), read, options).await?;
+        return Ok(Arc::new(store));
+    }
     let options = SqliteOptions {
         readers: config.read_connections,
         synchronous: if config.sync_full {
@@ -73,13 +99,11 @@ pub async fn build(config: Config) -> Result<AppState, StartError> {
         },
         ..SqliteOptions::default()
     };
-    let secrets = Secrets::load_or_create(&config.data_dir)?;
     let db_path = config.data_dir.join("parkd.sqlite3");
     let db = tokio::task::spawn_blocking(move || SqliteDb::open(&db_path, options))
         .await
-        .map_err(|e| crate::store::StoreError::Internal(e.to_string()))??;
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::new(db));
-    build_with_store(config, store, &secrets).await
+        .map_err(|e| StoreError::Internal(e.to_string()))??;
+    Ok(Arc::new(SqliteStore::new(db)))
 }
 
 /// Builds the state over an opened store.
@@ -119,7 +143,9 @@ pub async fn build_with_store(
 }
 
 /// Background work: reconciling sensors with bookings, expiring holds, marking
-/// no-shows, forgetting idle rate-limit keys. Runs until aborted.
+/// no-shows, forgetting idle rate-limit keys. Runs until aborted. With several
+/// instances on one database the sweeps run only on the instance holding the
+/// job lock.
 pub fn spawn_jobs(state: AppState) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut sweep = tokio::time::interval(Duration::from_secs(5));
@@ -128,6 +154,19 @@ pub fn spawn_jobs(state: AppState) -> JoinHandle<()> {
         loop {
             sweep.tick().await;
             ticks += 1;
+            if ticks.is_multiple_of(12) {
+                state.limits.shrink();
+            }
+            if let Some(cluster) = state.store.cluster() {
+                match cluster.try_lead().await {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(e) => {
+                        warn!(error = %e, "cannot reach the job lock; will retry");
+                        continue;
+                    }
+                }
+            }
             // Before the booking sweep, so a booking whose grace just ended is
             // judged against its sensor while still confirmed.
             match crate::service::sensors::reconcile(&state, Utc::now()).await {
@@ -140,11 +179,134 @@ pub fn spawn_jobs(state: AppState) -> JoinHandle<()> {
                 Ok(n) => info!(released = n, "expired holds and no-shows released"),
                 Err(e) => warn!(error = %e, "sweep failed; will retry"),
             }
-            if ticks.is_multiple_of(12) {
-                state.limits.shrink();
-            }
         }
     })
+}
+
+/// How often events that could not be applied yet are tried again.
+const REAPPLY_INTERVAL: Duration = Duration::from_millis(200);
+/// Recently applied events kept to re-apply on top of a reload.
+const RECENT_EVENTS: usize = 20_000;
+
+/// Keeps this instance's engine in step with the database when other
+/// instances share it: applies every committed outbox event (the dispatcher
+/// publishes all instances' events on the bus), reloads a lot when it changed,
+/// and reloads everything when changes may have been missed (the listening
+/// connection dropped, or the bus overflowed). Returns `None` for a store only
+/// this process uses.
+pub fn spawn_cluster_sync(state: AppState) -> Option<JoinHandle<()>> {
+    let cluster = state.store.cluster()?;
+    let mut changes = cluster.changes();
+    let mut events = state.events.subscribe();
+    Some(tokio::spawn(async move {
+        // Events whose booking collided with one of this instance's bookings
+        // still in flight (which will fail): applied again shortly.
+        let mut pending: Vec<Arc<StoredEvent>> = Vec::new();
+        // Applied events, newest last: a reload's snapshot may be older than
+        // some of them, so they are applied again on top of it.
+        let mut recent: std::collections::VecDeque<Arc<StoredEvent>> =
+            std::collections::VecDeque::new();
+        let mut retry = tokio::time::interval(REAPPLY_INTERVAL);
+        retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut reload_all = false;
+        loop {
+            if reload_all {
+                if !reload_everything(&state, &recent).await {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
+                reload_all = false;
+                pending.clear();
+            }
+            tokio::select! {
+                event = events.recv() => match event {
+                    Ok(event) => {
+                        // This instance's own changes are in its memory
+                        // already, and newer than their events may be.
+                        let own = state
+                            .store
+                            .cluster()
+                            .is_some_and(|c| c.is_own_event(event.seq));
+                        if !own && state.engine.apply_event(&event, Utc::now()).is_err() {
+                            pending.push(Arc::clone(&event));
+                        }
+                        if recent.len() >= RECENT_EVENTS {
+                            recent.pop_front();
+                        }
+                        recent.push_back(event);
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => reload_all = true,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                },
+                change = changes.recv() => match change {
+                    Ok(ClusterChange::Lot(lot)) => {
+                        let Some(cluster) = state.store.cluster() else { break };
+                        match cluster.lot_snapshot(lot, Utc::now()).await {
+                            Ok(stored) => {
+                                if let Err(e) = state.engine.reload_lot(lot, stored.as_ref(), Utc::now()) {
+                                    warn!(%lot, error = %e, "reloading a changed lot");
+                                    reload_all = true;
+                                }
+                            }
+                            Err(e) => {
+                                warn!(%lot, error = %e, "cannot read a changed lot");
+                                reload_all = true;
+                            }
+                        }
+                    }
+                    Ok(ClusterChange::AccessRevoked { jti, expires_at }) => {
+                        state.revoked.revoke(jti, expires_at, Utc::now());
+                    }
+                    Ok(ClusterChange::Resync)
+                    | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => reload_all = true,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                },
+                _ = retry.tick(), if !pending.is_empty() => {
+                    let now = Utc::now();
+                    let before = pending.len();
+                    pending.retain(|event| state.engine.apply_event(event, now).is_err());
+                    if pending.len() == before {
+                        // Still colliding after in-flight bookings had time to
+                        // settle: memory disagrees with the database.
+                        reload_all = true;
+                    }
+                }
+            }
+        }
+    }))
+}
+
+/// Replaces the engine with the database's state and re-applies the recent
+/// events the snapshot may not contain; false if the database could not be
+/// read.
+async fn reload_everything(
+    state: &AppState,
+    recent: &std::collections::VecDeque<Arc<StoredEvent>>,
+) -> bool {
+    let now = Utc::now();
+    let Some(cluster) = state.store.cluster() else {
+        return true;
+    };
+    match state.store.snapshot(now).await {
+        Ok(snapshot) => {
+            let covered = cluster.snapshot_seq();
+            for (jti, expires_at) in &snapshot.revoked_access {
+                state.revoked.revoke(*jti, *expires_at, now);
+            }
+            if let Err(e) = state.engine.reload(&snapshot, now) {
+                warn!(error = %e, "stored data is inconsistent; keeping the old state");
+            }
+            for event in recent.iter().filter(|e| e.seq > covered) {
+                let _ = state.engine.apply_event(event, now);
+            }
+            info!("in-memory state reloaded from the database");
+            true
+        }
+        Err(e) => {
+            warn!(error = %e, "cannot reload from the database yet; will retry");
+            false
+        }
+    }
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, then finishes
@@ -155,6 +317,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let jobs = spawn_jobs(state.clone());
+    // Subscribes to the bus before the dispatcher publishes anything.
+    let cluster_sync = spawn_cluster_sync(state.clone());
     // Before the dispatcher, so the hub sees every event it publishes.
     let hub = crate::realtime::hub::spawn(&state);
     let dispatcher = crate::outbox::spawn_dispatcher(&state);
@@ -188,6 +352,9 @@ pub async fn serve(
     // An unacknowledged batch is sent again after the restart (at least once).
     for publisher in publishers {
         publisher.abort();
+    }
+    if let Some(sync) = cluster_sync {
+        sync.abort();
     }
     if let Err(e) = state.store.close().await {
         warn!(error = %e, "closing the store");

@@ -94,6 +94,19 @@ impl Secret {
     }
 }
 
+/// A database connection URL. Its `Debug` hides the password, so the
+/// configuration can be logged.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// The URL, password included.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Secret([redacted])")
@@ -263,6 +276,36 @@ impl StripeConfig {
     }
 }
 
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // postgres://user:secret@host/db -> postgres://user:***@host/db
+        let redacted = match (self.0.find("://"), self.0.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => {
+                let creds = &self.0[scheme + 3..at];
+                match creds.find(':') {
+                    Some(colon) => format!(
+                        "{}{}:***{}",
+                        &self.0[..scheme + 3],
+                        &creds[..colon],
+                        &self.0[at..]
+                    ),
+                    None => self.0.clone(),
+                }
+            }
+            _ => self.0.clone(),
+        };
+        write!(f, "{redacted:?}")
+    }
+}
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(DatabaseUrl(s.to_owned()))
+    }
+}
+
 /// Everything parkd reads at start-up.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -286,6 +329,15 @@ pub struct Config {
     pub hash_concurrency: usize,
     /// Log format: `json` or `pretty`.
     pub log_format: String,
+    /// PostgreSQL instead of SQLite: `postgres://user:password@host/db`.
+    /// Several parkd instances may share one.
+    pub database_url: Option<DatabaseUrl>,
+    /// A replica for analytics reads (PostgreSQL only).
+    pub read_database_url: Option<DatabaseUrl>,
+    /// PostgreSQL connections per instance.
+    pub pool_size: usize,
+    /// Longest a PostgreSQL statement may run, in milliseconds.
+    pub statement_timeout_ms: u64,
     /// Rate limits.
     pub rate_limits: RateLimits,
     /// Online payments.
@@ -313,6 +365,10 @@ impl Default for Config {
             sync_full: true,
             hash_concurrency: 2,
             log_format: "json".into(),
+            database_url: None,
+            read_database_url: None,
+            pool_size: 16,
+            statement_timeout_ms: 5_000,
             rate_limits: RateLimits::default(),
             stripe: StripeConfig::default(),
             kafka_brokers: None,
@@ -336,6 +392,10 @@ pub struct Overrides {
     pub log_format: Option<String>,
     /// `--kafka-brokers` / `PARKD_KAFKA_BROKERS`.
     pub kafka_brokers: Option<String>,
+    /// `--database` / `PARKD_DATABASE_URL`.
+    pub database_url: Option<DatabaseUrl>,
+    /// `--read-database` / `PARKD_READ_DATABASE_URL`.
+    pub read_database_url: Option<DatabaseUrl>,
 }
 
 impl Config {
@@ -379,6 +439,12 @@ impl Config {
             .is_some_and(|b| b.trim().is_empty())
         {
             config.kafka_brokers = None;
+        }
+        if let Some(url) = overrides.database_url {
+            config.database_url = Some(url);
+        }
+        if let Some(url) = overrides.read_database_url {
+            config.read_database_url = Some(url);
         }
         config.validate()?;
         Ok(config)
@@ -430,6 +496,18 @@ impl Config {
         }
         parse(&env, "PARKD_KAFKA_TOPIC", &mut self.kafka_topic)?;
         parse(&env, "PARKD_KAFKA_CLIENT_ID", &mut self.kafka_client_id)?;
+        if let Some(url) = env("PARKD_DATABASE_URL").filter(|u| !u.trim().is_empty()) {
+            self.database_url = Some(DatabaseUrl(url.trim().to_owned()));
+        }
+        if let Some(url) = env("PARKD_READ_DATABASE_URL").filter(|u| !u.trim().is_empty()) {
+            self.read_database_url = Some(DatabaseUrl(url.trim().to_owned()));
+        }
+        parse(&env, "PARKD_POOL_SIZE", &mut self.pool_size)?;
+        parse(
+            &env,
+            "PARKD_STATEMENT_TIMEOUT_MS",
+            &mut self.statement_timeout_ms,
+        )?;
         let limits = &mut self.rate_limits;
         if let Some(raw) = env("PARKD_RATE_LIMITS") {
             limits.enabled = match raw.trim().to_ascii_lowercase().as_str() {
@@ -564,6 +642,35 @@ impl Config {
         }
         if !(1..=64).contains(&self.hash_concurrency) {
             return Err(invalid("hash_concurrency", "must be between 1 and 64"));
+        }
+        for (key, url) in [
+            ("database_url", &self.database_url),
+            ("read_database_url", &self.read_database_url),
+        ] {
+            if let Some(url) = url
+                && !crate::store::postgres::is_postgres_url(url.expose())
+            {
+                return Err(invalid(
+                    key,
+                    "must be a PostgreSQL URL such as postgres://parkd:secret@127.0.0.1:5432/parkd \
+                     (leave it unset for SQLite in the data directory)",
+                ));
+            }
+        }
+        if self.read_database_url.is_some() && self.database_url.is_none() {
+            return Err(invalid(
+                "read_database_url",
+                "needs database_url: a read replica only exists beside a PostgreSQL primary",
+            ));
+        }
+        if !(1..=512).contains(&self.pool_size) {
+            return Err(invalid("pool_size", "must be between 1 and 512"));
+        }
+        if !(100..=600_000).contains(&self.statement_timeout_ms) {
+            return Err(invalid(
+                "statement_timeout_ms",
+                "must be between 100 and 600000",
+            ));
         }
         if !matches!(self.log_format.as_str(), "json" | "pretty") {
             return Err(invalid("log_format", "must be \"json\" or \"pretty\""));
@@ -728,6 +835,14 @@ sync_full = true
 hash_concurrency = 2
 # "json" (one object per line) or "pretty" (PARKD_LOG_FORMAT, --log-format).
 log_format = "json"
+# PostgreSQL instead of SQLite in the data directory (PARKD_DATABASE_URL,
+# --database); several parkd instances may share one database. Unset: SQLite.
+# database_url = "postgres://parkd:secret@127.0.0.1:5432/parkd"
+# A replica for analytics reads (PARKD_READ_DATABASE_URL, --read-database).
+# read_database_url = "postgres://parkd:secret@replica:5432/parkd"
+# PostgreSQL connections per instance, and the longest a statement may run.
+pool_size = 16
+statement_timeout_ms = 5000
 
 # Kafka (a parkd built with --features kafka): with brokers set, every outbox
 # event is also published to kafka_topic, keyed by lot id, as versioned JSON
@@ -967,6 +1082,42 @@ mod tests {
             err.to_string().contains("websocket.idle_timeout_secs"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_database_url_comes_from_env_or_flag_and_hides_its_password() {
+        let env = |key: &str| {
+            (key == "PARKD_DATABASE_URL").then(|| "postgres://parkd:hunter2@db/city".to_owned())
+        };
+        let config = Config::load_with_env(None, Overrides::default(), env).expect("valid");
+        let url = config
+            .database_url
+            .clone()
+            .expect("set from the environment");
+        assert_eq!(url.expose(), "postgres://parkd:hunter2@db/city");
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("postgres://parkd:***@db/city"), "{shown}");
+        let flag = Overrides {
+            database_url: Some("postgresql://other@db2/x".parse().expect("url")),
+            ..Overrides::default()
+        };
+        let config = Config::load_with_env(None, flag, env).expect("valid");
+        assert_eq!(
+            config.database_url.expect("flag").expose(),
+            "postgresql://other@db2/x",
+            "the flag beats the environment"
+        );
+        let err = Config::load_with_env(None, Overrides::default(), |k| {
+            (k == "PARKD_DATABASE_URL").then(|| "mysql://x".to_owned())
+        })
+        .expect_err("not PostgreSQL");
+        assert!(err.to_string().contains("database_url"), "{err}");
+        let err = Config::load_with_env(None, Overrides::default(), |k| {
+            (k == "PARKD_READ_DATABASE_URL").then(|| "postgres://replica/x".to_owned())
+        })
+        .expect_err("a replica without a primary");
+        assert!(err.to_string().contains("read_database_url"), "{err}");
     }
 
     #[test]

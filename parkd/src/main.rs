@@ -1,5 +1,5 @@
 //! parkd's command line: `serve` (with `--demo`), `admin create-user`,
-//! `default-config`.
+//! `default-config`, `migrate-data`.
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use parkd::auth::{Password, Role};
-use parkd::config::{Config, DEFAULT_CONFIG_TOML, Overrides};
+use parkd::config::{Config, DEFAULT_CONFIG_TOML, DatabaseUrl, Overrides};
 use parkd::error::ApiError;
 use parkd::service::accounts::{self, NewUser};
 use parking_core::model::TenantId;
@@ -24,13 +24,27 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the API (SQLite in the data directory).
+    /// Serve the API (SQLite in the data directory, or PostgreSQL with --database).
     Serve(ServeArgs),
     /// Administration.
     #[command(subcommand)]
     Admin(AdminCommand),
     /// Print a commented configuration file with every default.
     DefaultConfig,
+    /// Copy a single-lot installation (SQLite) into a PostgreSQL city
+    /// database, then verify counts and checksums; safe to run again.
+    MigrateData(MigrateDataArgs),
+}
+
+#[derive(Debug, Args)]
+struct MigrateDataArgs {
+    /// The source: sqlite:PATH (the database file, or the data directory
+    /// holding parkd.sqlite3). Stop the parkd using it first.
+    #[arg(long)]
+    from: String,
+    /// The target: postgres://user:password@host:port/db.
+    #[arg(long, hide_env_values = true, env = "PARKD_DATABASE_URL")]
+    to: DatabaseUrl,
 }
 
 #[derive(Debug, Args)]
@@ -44,6 +58,16 @@ struct Common {
     /// Log format: json or pretty.
     #[arg(long, env = "PARKD_LOG_FORMAT")]
     log_format: Option<String>,
+    /// PostgreSQL instead of SQLite: postgres://user:password@host:port/db.
+    #[arg(long = "database", env = "PARKD_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<DatabaseUrl>,
+    /// A PostgreSQL replica for analytics reads.
+    #[arg(
+        long = "read-database",
+        env = "PARKD_READ_DATABASE_URL",
+        hide_env_values = true
+    )]
+    read_database_url: Option<DatabaseUrl>,
 }
 
 #[derive(Debug, Args)]
@@ -113,6 +137,8 @@ fn load_config(common: &Common, serve: Option<&ServeArgs>) -> anyhow::Result<Con
             rate_limits_enabled: serve.and_then(|s| s.rate_limits),
             log_format: common.log_format.clone(),
             kafka_brokers: serve.and_then(|s| s.kafka_brokers.clone()),
+            database_url: common.database_url.clone(),
+            read_database_url: common.read_database_url.clone(),
         },
     )
     .context("loading the configuration")
@@ -226,12 +252,65 @@ async fn create_user(args: CreateUserArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn migrate_data(args: MigrateDataArgs) -> anyhow::Result<()> {
+    use parkd::store::interface::Store;
+    use parkd::store::postgres::{PgOptions, PgStore, is_postgres_url};
+    use parkd::store::sqlite::store::SqliteStore;
+    use parkd::store::sqlite::{SqliteDb, SqliteOptions};
+    let Some(path) = args.from.strip_prefix("sqlite:") else {
+        bail!(
+            "--from must be sqlite:PATH (the database file or the data directory), got {:?}",
+            args.from
+        );
+    };
+    let mut path = PathBuf::from(path);
+    if path.is_dir() {
+        path = path.join("parkd.sqlite3");
+    }
+    if !path.is_file() {
+        bail!("no SQLite database at {}", path.display());
+    }
+    if !is_postgres_url(args.to.expose()) {
+        bail!("--to must be a PostgreSQL URL such as postgres://parkd:secret@127.0.0.1:5432/city");
+    }
+    let db = tokio::task::spawn_blocking(move || SqliteDb::open(&path, SqliteOptions::default()))
+        .await
+        .context("opening the SQLite database")?
+        .context("opening the SQLite database")?;
+    let source = SqliteStore::new(db);
+    let target = PgStore::connect(args.to.expose(), None, PgOptions::default())
+        .await
+        .context("connecting to PostgreSQL")?;
+    let reports = parkd::store::postgres::import::migrate_data(&source, &target).await;
+    let _ = target.close().await;
+    let _ = source.close().await;
+    let reports = reports.context("copying")?;
+    let mut all_good = true;
+    for r in &reports {
+        let verdict = if r.verified() { "verified" } else { "MISMATCH" };
+        all_good &= r.verified();
+        println!(
+            "{:<13} {:>7} in source {:>7} copied now   checksum {}…  {verdict}",
+            r.table,
+            r.source,
+            r.copied,
+            &r.source_checksum[..12.min(r.source_checksum.len())]
+        );
+    }
+    if !all_good {
+        bail!("the target does not hold what the source does (see MISMATCH above)");
+    }
+    println!("migration complete and verified");
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Admin(AdminCommand::CreateUser(args)) => create_user(args).await,
+        Command::MigrateData(args) => migrate_data(args).await,
         Command::DefaultConfig => {
             print!("{DEFAULT_CONFIG_TOML}");
             Ok(())

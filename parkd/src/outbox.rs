@@ -6,7 +6,10 @@
 //! Guarantees:
 //! - **In order per lot** (and overall): one dispatcher reads in `seq` order.
 //!   SQLite has one writer, so a smaller `seq` always commits before a larger
-//!   one and the dispatcher never skips a row that commits later.
+//!   one and the dispatcher never skips a row that commits later. PostgreSQL
+//!   has many writers; it numbers events after they commit so the same holds
+//!   (see `store/postgres/events.rs`), and each instance's dispatcher
+//!   publishes every instance's events, starting after its start-up snapshot.
 //! - **At least once**: the cursor moves after publishing; a crash in between
 //!   publishes that batch again after the restart.
 //! - **Nothing lost across a restart**: the cursor is in the database, and the
@@ -92,7 +95,11 @@ pub async fn dispatch_batch(
 /// The dispatcher loop; runs until aborted.
 pub async fn run(store: Arc<dyn Store>, bus: EventBus) {
     let written = store.events_written();
-    let mut cursor: Option<u64> = None;
+    // Several instances on one database: each publishes every event to its
+    // own subscribers and engine, starting after what its start-up snapshot
+    // holds; the shared persisted cursor only records progress.
+    let clustered = store.cluster().is_some();
+    let mut cursor: Option<u64> = store.cluster().map(|c| c.snapshot_seq());
     loop {
         let current = match cursor {
             Some(c) => c,
@@ -122,7 +129,9 @@ pub async fn run(store: Arc<dyn Store>, bus: EventBus) {
                 // The cursor may or may not have moved: read it again, which at
                 // worst publishes the batch twice (at least once).
                 tracing::warn!(error = %e, "publishing events failed; will retry");
-                cursor = None;
+                if !clustered {
+                    cursor = None;
+                }
                 tokio::time::sleep(RETRY_DELAY).await;
             }
         }

@@ -373,4 +373,12 @@ pub trait Store:
     async fn check_writable(&self) -> Result<(), StoreError>;
     /// Finishes queued writes and closes (graceful shutdown).
     async fn close(&self) -> Result<(), StoreError>;
+
+    // --- several instances -------------------------------------------------------
+
+    /// The backend's support for several parkd instances on one database;
+    /// `None` for a backend only one process uses (SQLite).
+    fn cluster(&self) -> Option<&dyn super::Cluster> {
+        None
+    }
 }

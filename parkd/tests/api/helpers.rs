@@ -35,6 +35,39 @@ pub struct TestApp {
     server: Option<JoinHandle<std::io::Result<()>>>,
 }
 
+/// The scratch PostgreSQL database of a data directory, when the suite runs
+/// on PostgreSQL. Kept until the test process ends (a restart test stops and
+/// starts parkd over the same data), on a throwaway server.
+async fn postgres_for(data_dir: &std::path::Path) -> Option<parkd::config::DatabaseUrl> {
+    use parkd::store::postgres::scratch::ScratchDatabase;
+    static DATABASES: std::sync::Mutex<Vec<(PathBuf, ScratchDatabase)>> =
+        std::sync::Mutex::new(Vec::new());
+    let admin = std::env::var("PARKD_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())?;
+    let known = DATABASES
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .find(|(dir, _)| dir == data_dir)
+        .map(|(_, db)| db.url().to_owned());
+    let url = match known {
+        Some(url) => url,
+        None => {
+            let db = ScratchDatabase::create(&admin)
+                .await
+                .expect("create a scratch database");
+            let url = db.url().to_owned();
+            DATABASES
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((data_dir.to_owned(), db));
+            url
+        }
+    };
+    Some(url.parse().expect("a URL"))
+}
+
 /// A logged-in user.
 #[derive(Clone, Debug)]
 pub struct Session {
@@ -73,8 +106,13 @@ impl TestApp {
         app
     }
 
-    /// parkd over an existing data directory (for restart tests).
-    pub async fn start(config: Config) -> TestApp {
+    /// parkd over an existing data directory (for restart tests). With
+    /// `PARKD_TEST_POSTGRES_URL` set, on a PostgreSQL database of its own
+    /// (the same one again when restarted over the same data directory).
+    pub async fn start(mut config: Config) -> TestApp {
+        if config.database_url.is_none() {
+            config.database_url = postgres_for(&config.data_dir).await;
+        }
         let data_dir = config.data_dir.clone();
         let state = app::build(config).await.expect("parkd starts");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

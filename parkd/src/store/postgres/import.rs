@@ -1,0 +1,430 @@
+//! `parkd migrate-data`: copies a single-lot installation (any [`Store`],
+//! SQLite in practice) into a city database, then verifies it.
+//!
+//! What is copied: tenants, users, lots, spots, rate cards, reservations (with
+//! their quotes) and the outbox's events. Not copied: refresh tokens (users
+//! log in again), revoked access tokens (they expire within minutes) and
+//! stored idempotent answers (a retry after a migration books anew only if the
+//! spot is still free).
+//!
+//! Everything is written in one transaction, so a failed run leaves nothing.
+//! Each row is inserted only if its key is not there yet, so a re-run after a
+//! success (or after more bookings in the source) copies only what is new. The
+//! source's events keep their per-lot numbers and are numbered after the
+//! target's newest event, under the sequencer's lock (see `events.rs`).
+//!
+//! Verification reads every copied record back from the target and compares,
+//! per table, the count and a SHA-256 checksum over the records in domain
+//! terms (the same value on both sides, whatever the storage format).
+
+use std::collections::BTreeSet;
+use std::fmt::Debug;
+
+use chrono::Utc;
+use deadpool_postgres::GenericClient;
+use parking_core::model::ReservationId;
+use parking_core::pricing::Quote;
+use sha2::{Digest, Sha256};
+
+use super::events::SEQUENCER_LOCK;
+use super::rows::to_json;
+use super::sql::{execute, query_one, query_opt};
+use super::{Failure, PgStore, events, in_transaction, lots, reservations, users};
+use crate::store::StoreError;
+use crate::store::interface::{
+    PageRequest, ReservationFilter, ReservationRecord, Scope, Store, StoredEvent, UserRecord,
+};
+
+/// What one table's copy did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableReport {
+    /// The table.
+    pub table: &'static str,
+    /// Rows in the source.
+    pub source: usize,
+    /// Rows written by this run.
+    pub copied: usize,
+    /// The source's checksum.
+    pub source_checksum: String,
+    /// The same records read back from the target.
+    pub target_checksum: String,
+}
+
+impl TableReport {
+    /// Whether the target holds exactly what the source does.
+    pub fn verified(&self) -> bool {
+        self.source_checksum == self.target_checksum
+    }
+}
+
+/// Everything the source holds, in domain terms.
+struct Source {
+    tenants: Vec<crate::store::interface::TenantRecord>,
+    users: Vec<UserRecord>,
+    snapshot: crate::store::interface::Snapshot,
+    reservations: Vec<ReservationRecord>,
+    events: Vec<StoredEvent>,
+}
+
+const PAGE: u32 = 500;
+
+async fn read_source(source: &dyn Store) -> Result<Source, StoreError> {
+    let tenants = source.list_tenants().await?;
+    let mut users = Vec::new();
+    for page in 1.. {
+        let (batch, total) = source
+            .list_users(PageRequest {
+                page,
+                per_page: PAGE,
+            })
+            .await?;
+        let done = batch.is_empty() || users.len() + batch.len() >= total as usize;
+        users.extend(batch);
+        if done {
+            break;
+        }
+    }
+    let mut reservations = Vec::new();
+    for page in 1.. {
+        let (batch, total) = source
+            .list_reservations(
+                Scope::All,
+                ReservationFilter::default(),
+                PageRequest {
+                    page,
+                    per_page: PAGE,
+                },
+            )
+            .await?;
+        let done = batch.is_empty() || reservations.len() + batch.len() >= total as usize;
+        reservations.extend(batch);
+        if done {
+            break;
+        }
+    }
+    // Oldest first, so that a reservation's own history is written in order.
+    reservations.sort_by_key(|r| (r.reservation.created_at, r.reservation.id.as_uuid()));
+    let mut events = Vec::new();
+    loop {
+        let after = events.last().map_or(0, |e: &StoredEvent| e.seq);
+        let batch = source.events_after(after, None, None, PAGE).await?;
+        if batch.is_empty() {
+            break;
+        }
+        events.extend(batch);
+    }
+    Ok(Source {
+        tenants,
+        users,
+        snapshot: source.snapshot(Utc::now()).await?,
+        reservations,
+        events,
+    })
+}
+
+/// A checksum over records' canonical (Debug) forms, in a stable order.
+fn checksum<T: Debug>(records: impl IntoIterator<Item = T>) -> String {
+    let lines: BTreeSet<String> = records.into_iter().map(|r| format!("{r:?}")).collect();
+    let mut hasher = Sha256::new();
+    for line in &lines {
+        hasher.update(line.as_bytes());
+        hasher.update(b"\n");
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A reservation as compared: the quote parsed, not its JSON text.
+fn comparable(r: &ReservationRecord) -> String {
+    let quote: Option<Quote> = r
+        .quote_json
+        .as_deref()
+        .and_then(|q| serde_json::from_str(q).ok());
+    format!(
+        "{:?} {} {} {:?}",
+        r.reservation, r.spot_label, r.tenant_id, quote
+    )
+}
+
+/// An event as compared: its global number is the target's.
+fn comparable_event(e: &StoredEvent) -> String {
+    format!(
+        "{:?} {:?} {} {:?} {}",
+        e.lot_id, e.lot_seq, e.event_type, e.payload, e.occurred_at
+    )
+}
+
+async fn exists<C: GenericClient>(c: &C, sql: &str, id: uuid::Uuid) -> Result<bool, Failure> {
+    Ok(query_opt(c, sql, &[&id]).await?.is_some())
+}
+
+/// Copies `source` into `target` and verifies the copy.
+pub async fn migrate_data(
+    source: &dyn Store,
+    target: &PgStore,
+) -> Result<Vec<TableReport>, StoreError> {
+    let data = read_source(source).await?;
+    let now = Utc::now();
+    let copied: [usize; 7] = in_transaction!(target.pool(), tx => {
+        let mut copied = [0usize; 7];
+        for t in &data.tenants {
+            if !exists(&tx, "SELECT 1 FROM tenants WHERE id = $1", t.id.as_uuid()).await? {
+                users::insert_tenant(&tx, t).await?;
+                copied[0] += 1;
+            }
+        }
+        for u in &data.users {
+            if !exists(&tx, "SELECT 1 FROM users WHERE id = $1", u.id.as_uuid()).await? {
+                users::insert_user(&tx, u).await?;
+                copied[1] += 1;
+            }
+        }
+        for l in &data.snapshot.lots {
+            if !exists(&tx, "SELECT 1 FROM lots WHERE id = $1", l.lot.id.as_uuid()).await? {
+                lots::insert_lot(&tx, l, now).await?;
+                copied[2] += 1;
+            }
+        }
+        for s in &data.snapshot.spots {
+            if !exists(&tx, "SELECT 1 FROM spots WHERE id = $1", s.id.as_uuid()).await? {
+                lots::insert_spots(&tx, std::slice::from_ref(s)).await?;
+                copied[3] += 1;
+            }
+        }
+        for (lot, card) in &data.snapshot.rates {
+            let same: Option<bool> = query_opt(
+                &tx,
+                "SELECT card = $2::text::jsonb FROM rate_cards WHERE lot_id = $1",
+                &[&lot.as_uuid(), &to_json(card)?],
+            )
+            .await?
+            .map(|row| row.try_get(0))
+            .transpose()?;
+            if same != Some(true) {
+                lots::put_rate_card(&tx, *lot, card, now).await?;
+                copied[4] += 1;
+            }
+        }
+        for r in &data.reservations {
+            let res = &r.reservation;
+            let stored = query_opt(
+                &tx,
+                "SELECT status FROM reservations WHERE id = $1",
+                &[&res.id.as_uuid()],
+            )
+            .await?;
+            let quote: Option<Quote> = r
+                .quote_json
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|e| Failure::Store(StoreError::Internal(format!(
+                    "reservation {}: stored quote is not a quote: {e}", res.id
+                ))))?;
+            match stored {
+                None => {
+                    reservations::insert(&tx, res, quote.as_ref(), now, true).await?;
+                    copied[5] += 1;
+                }
+                Some(row) => {
+                    // Changed in the source since the last run (cancelled,
+                    // checked in, …): bring the copy up to date.
+                    let status = super::rows::status(&row.try_get::<_, String>(0)?)?;
+                    let current = reservations::by_id(&tx, res.id).await?;
+                    if current.as_ref().map(|c| &c.reservation) != Some(res) {
+                        reservations::update(&tx, res, status, quote.as_ref(), now, true).await?;
+                        copied[5] += 1;
+                    }
+                }
+            }
+        }
+        execute(&tx, "SELECT pg_advisory_xact_lock($1)", &[&SEQUENCER_LOCK]).await?;
+        // Number anything committed meanwhile first, so the copies come after.
+        events::sequence_pending(&tx).await?;
+        let mut next_seq = i64::try_from(events::max_seq(&tx).await?)
+            .map_err(|_| Failure::Store(StoreError::Internal("seq out of range".into())))?;
+        for e in &data.events {
+            let lot_seq = e.lot_seq.map(i64::try_from).transpose().map_err(|_| {
+                Failure::Store(StoreError::Internal("lot_seq out of range".into()))
+            })?;
+            let payload = to_json(&e.payload)?;
+            let present = match (e.lot_id, lot_seq) {
+                (Some(lot), Some(n)) => query_opt(
+                    &tx,
+                    "SELECT 1 FROM events WHERE lot_id = $1 AND lot_seq = $2",
+                    &[&lot.as_uuid(), &n],
+                )
+                .await?
+                .is_some(),
+                _ => query_opt(
+                    &tx,
+                    "SELECT 1 FROM events WHERE lot_id IS NULL AND payload_json = $1 AND occurred_at = $2",
+                    &[&payload, &e.occurred_at],
+                )
+                .await?
+                .is_some(),
+            };
+            if present {
+                continue;
+            }
+            next_seq += 1;
+            execute(
+                &tx,
+                "INSERT INTO events (seq, lot_id, lot_seq, type, payload_json, occurred_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    &next_seq,
+                    &e.lot_id.map(|l| l.as_uuid()),
+                    &lot_seq,
+                    &e.event_type,
+                    &payload,
+                    &e.occurred_at,
+                ],
+            )
+            .await?;
+            copied[6] += 1;
+        }
+        copied
+    })?;
+    verify(&data, target, copied).await
+}
+
+/// Reads every source record back from the target and compares.
+async fn verify(
+    data: &Source,
+    target: &PgStore,
+    copied: [usize; 7],
+) -> Result<Vec<TableReport>, StoreError> {
+    let client = target
+        .pool()
+        .get()
+        .await
+        .map_err(|e| Failure::from(e).into_store())?;
+    let mut reports = Vec::new();
+    let mut report = |table, source: usize, copied, a: String, b: String| {
+        reports.push(TableReport {
+            table,
+            source,
+            copied,
+            source_checksum: a,
+            target_checksum: b,
+        });
+    };
+
+    let mut tenants = Vec::new();
+    for t in &data.tenants {
+        tenants.extend(target.tenant(t.id).await?);
+    }
+    report(
+        "tenants",
+        data.tenants.len(),
+        copied[0],
+        checksum(&data.tenants),
+        checksum(&tenants),
+    );
+    let mut users_back = Vec::new();
+    for u in &data.users {
+        users_back.extend(target.user_by_id(u.id).await?);
+    }
+    report(
+        "users",
+        data.users.len(),
+        copied[1],
+        checksum(&data.users),
+        checksum(&users_back),
+    );
+    let lot_ids: Vec<_> = data.snapshot.lots.iter().map(|l| l.lot.id).collect();
+    let mut lots_back = Vec::new();
+    let mut spots_back = Vec::new();
+    let mut rates_back = Vec::new();
+    for lot in &lot_ids {
+        lots_back.extend(
+            lots::lots(&client, Some(*lot))
+                .await
+                .map_err(Failure::into_store)?,
+        );
+        spots_back.extend(
+            lots::spots(&client, Some(*lot))
+                .await
+                .map_err(Failure::into_store)?,
+        );
+        rates_back.extend(
+            lots::rate_cards(&client, Some(*lot))
+                .await
+                .map_err(Failure::into_store)?,
+        );
+    }
+    report(
+        "lots",
+        data.snapshot.lots.len(),
+        copied[2],
+        checksum(&data.snapshot.lots),
+        checksum(&lots_back),
+    );
+    report(
+        "spots",
+        data.snapshot.spots.len(),
+        copied[3],
+        checksum(&data.snapshot.spots),
+        checksum(&spots_back),
+    );
+    report(
+        "rate_cards",
+        data.snapshot.rates.len(),
+        copied[4],
+        checksum(&data.snapshot.rates),
+        checksum(&rates_back),
+    );
+    let mut reservations_back = Vec::new();
+    for r in &data.reservations {
+        let id: ReservationId = r.reservation.id;
+        reservations_back.extend(target.reservation(id).await?);
+    }
+    report(
+        "reservations",
+        data.reservations.len(),
+        copied[5],
+        checksum(data.reservations.iter().map(comparable)),
+        checksum(reservations_back.iter().map(comparable)),
+    );
+    let mut events_back = Vec::new();
+    for lot in &lot_ids {
+        let mut after = 0;
+        loop {
+            let batch = events::after(&client, after, Some(*lot), None, PAGE)
+                .await
+                .map_err(Failure::into_store)?;
+            let Some(last) = batch.last().map(|e| e.seq) else {
+                break;
+            };
+            after = last;
+            events_back.extend(batch);
+        }
+    }
+    let user_events: Vec<&StoredEvent> =
+        data.events.iter().filter(|e| e.lot_id.is_none()).collect();
+    for e in &user_events {
+        let found = query_one(
+            &client,
+            "SELECT COUNT(*) FROM events WHERE lot_id IS NULL AND payload_json = $1 AND occurred_at = $2",
+            &[&to_json(&e.payload).map_err(Failure::into_store)?, &e.occurred_at],
+        )
+        .await
+        .map_err(Failure::into_store)?;
+        let n: i64 = found.try_get(0).map_err(|e| super::map_err(&e))?;
+        if n >= 1 {
+            events_back.push((*e).clone());
+        }
+    }
+    report(
+        "events",
+        data.events.len(),
+        copied[6],
+        checksum(data.events.iter().map(comparable_event)),
+        checksum(events_back.iter().map(comparable_event)),
+    );
+    Ok(reports)
+}

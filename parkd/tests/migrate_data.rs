@@ -1,0 +1,297 @@
+//! `parkd migrate-data --from sqlite:PATH --to postgres://…`: a single-lot
+//! SQLite installation is copied into a city database that already holds
+//! another lot; counts and checksums are verified; running it again copies
+//! nothing, and after more bookings in the source copies only those; the
+//! copied bookings still block their spots in PostgreSQL.
+//!
+//! Needs `PARKD_TEST_POSTGRES_URL` (see `store_conformance.rs`).
+
+#![cfg(unix)]
+
+mod cluster;
+
+use std::process::Command;
+
+use chrono::{Duration, Utc};
+use cluster::{PARKD, postgres_admin_url, seed_city, tomorrow};
+use parkd::auth::Role;
+use parkd::store::StoreError;
+use parkd::store::interface::{LotRecord, Store, TenantRecord, UserRecord};
+use parkd::store::postgres::{PgOptions, PgStore};
+use parkd::store::sqlite::store::SqliteStore;
+use parkd::store::sqlite::{SqliteDb, SqliteOptions};
+use parking_core::events::{DomainEvent, ReleaseReason};
+use parking_core::model::{
+    BookingRules, Currency, GeoPoint, Interval, Lot, LotId, Money, OperatingHours, Reservation,
+    ReservationId, ReservationStatus, Spot, SpotId, SpotKind, TenantId, UserId,
+};
+use parking_core::pricing::{Quote, RateCard};
+
+fn booking(lot: LotId, spot: SpotId, user: UserId, hour: i64) -> Reservation {
+    let start = tomorrow() + Duration::hours(hour);
+    Reservation {
+        id: ReservationId::new(),
+        lot_id: lot,
+        spot_id: spot,
+        user_id: user,
+        interval: Interval::new(start, start + Duration::hours(1)).expect("interval"),
+        status: ReservationStatus::Confirmed,
+        hold_expires_at: None,
+        total: Money::new(450, Currency::new("EUR").expect("EUR")),
+        created_at: Utc::now(),
+    }
+}
+
+async fn book(store: &dyn Store, r: &Reservation) {
+    let quote = Quote {
+        total: r.total,
+        billed: r.interval,
+        lines: Vec::new(),
+        kind_factor_permille: 1000,
+        demand_factor_permille: 1000,
+    };
+    let event = DomainEvent::ParkingSpotBooked {
+        reservation_id: r.id,
+        lot_id: r.lot_id,
+        spot_id: r.spot_id,
+        user_id: r.user_id,
+        interval: r.interval,
+        status: r.status,
+        total: r.total,
+    };
+    store
+        .insert_reservation(r.clone(), Some(quote), event, None)
+        .await
+        .expect("booking");
+}
+
+fn migrate(dir: &std::path::Path, url: &str) -> String {
+    let output = Command::new(PARKD)
+        .arg("migrate-data")
+        .arg("--from")
+        .arg(format!("sqlite:{}", dir.display()))
+        .arg("--to")
+        .arg(url)
+        .env_remove("PARKD_DATABASE_URL")
+        .output()
+        .expect("parkd runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "migrate-data failed: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// `(source, copied)` of one table's line.
+fn line(out: &str, table: &str) -> (usize, usize) {
+    let l = out
+        .lines()
+        .find(|l| l.starts_with(table))
+        .unwrap_or_else(|| panic!("no line for {table}: {out}"));
+    assert!(l.ends_with("verified"), "{l}");
+    let numbers: Vec<usize> = l
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    (numbers[0], numbers[1])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_lot_installation_moves_into_a_city_database() {
+    let Some(admin) = postgres_admin_url() else {
+        return;
+    };
+    // The city already has a lot of its own.
+    let city = seed_city(&admin, 2, 1).await;
+
+    // The single-lot installation.
+    let dir = tempfile::tempdir().expect("data dir");
+    let source = SqliteStore::new(
+        SqliteDb::open(&dir.path().join("parkd.sqlite3"), SqliteOptions::default())
+            .expect("sqlite"),
+    );
+    let tenant = TenantRecord {
+        id: TenantId::new(),
+        name: "Single lot operator".into(),
+        created_at: Utc::now(),
+    };
+    source.create_tenant(tenant.clone()).await.expect("tenant");
+    let mut drivers = Vec::new();
+    for n in 0..3 {
+        let user = UserRecord {
+            id: UserId::new(),
+            email: format!("single{n}@example.com"),
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+            first_name: "Single".into(),
+            last_name: format!("{n}"),
+            phone_enc: None,
+            roles: vec![Role::Driver],
+            tenant_id: None,
+            created_at: Utc::now(),
+        };
+        let event = DomainEvent::UserRegistered {
+            user_id: user.id,
+            tenant_id: None,
+        };
+        source.create_user(user.clone(), event).await.expect("user");
+        drivers.push(user.id);
+    }
+    let lot = Lot {
+        id: LotId::new(),
+        tenant_id: tenant.id,
+        name: "Single".into(),
+        address: "Einzelweg 2, Dresden".into(),
+        location: GeoPoint::new(51.06, 13.75).expect("valid"),
+        time_zone: chrono_tz::Europe::Berlin,
+        hours: OperatingHours::always_open(),
+        amenities: Default::default(),
+        rules: BookingRules {
+            turnover_buffer_minutes: 10,
+            ..BookingRules::default()
+        },
+    };
+    source
+        .insert_lot(LotRecord {
+            lot: lot.clone(),
+            external_id: Some("EXT-1".into()),
+        })
+        .await
+        .expect("lot");
+    let spots: Vec<Spot> = (0..3)
+        .map(|n| Spot {
+            id: SpotId::new(),
+            lot_id: lot.id,
+            label: format!("P{n}"),
+            kind: if n == 0 {
+                SpotKind::Ev
+            } else {
+                SpotKind::Regular
+            },
+            zone: Some("north".into()),
+            in_service: true,
+        })
+        .collect();
+    source.insert_spots(spots.clone()).await.expect("spots");
+    source
+        .put_rate_card(lot.id, RateCard::example_eur())
+        .await
+        .expect("rates");
+    let mut booked = Vec::new();
+    for (n, spot) in spots.iter().enumerate() {
+        let r = booking(lot.id, spot.id, drivers[n], n as i64);
+        book(&source, &r).await;
+        booked.push(r);
+    }
+    let mut cancelled = booked[2].clone();
+    cancelled.status = ReservationStatus::Cancelled;
+    source
+        .update_reservation(
+            cancelled,
+            ReservationStatus::Confirmed,
+            None,
+            vec![DomainEvent::ParkingSpotReleased {
+                reservation_id: booked[2].id,
+                lot_id: lot.id,
+                spot_id: booked[2].spot_id,
+                reason: ReleaseReason::Cancelled,
+            }],
+        )
+        .await
+        .expect("cancel");
+    source.close().await.expect("close");
+
+    let out = migrate(dir.path(), city.db.url());
+    assert!(out.contains("migration complete and verified"), "{out}");
+    assert_eq!(line(&out, "tenants"), (1, 1));
+    assert_eq!(line(&out, "users"), (3, 3));
+    assert_eq!(line(&out, "lots"), (1, 1));
+    assert_eq!(line(&out, "spots"), (3, 3));
+    assert_eq!(line(&out, "rate_cards"), (1, 1));
+    assert_eq!(line(&out, "reservations"), (3, 3));
+    // Three users registered, three bookings, one release.
+    assert_eq!(line(&out, "events"), (7, 7));
+
+    // Again: nothing new.
+    let again = migrate(dir.path(), city.db.url());
+    for table in [
+        "tenants",
+        "users",
+        "lots",
+        "spots",
+        "rate_cards",
+        "reservations",
+        "events",
+    ] {
+        assert_eq!(line(&again, table).1, 0, "{table} copied twice: {again}");
+    }
+
+    // More bookings in the source: only they travel.
+    let source = SqliteStore::new(
+        SqliteDb::open(&dir.path().join("parkd.sqlite3"), SqliteOptions::default())
+            .expect("sqlite"),
+    );
+    let late = booking(lot.id, spots[0].id, drivers[0], 5);
+    book(&source, &late).await;
+    source.close().await.expect("close");
+    let third = migrate(dir.path(), city.db.url());
+    assert_eq!(line(&third, "reservations"), (4, 1));
+    assert_eq!(line(&third, "events"), (8, 1));
+    assert_eq!(line(&third, "users").1, 0);
+
+    // In the city database the copies are live: they block their spots
+    // (buffer included) and keep the lot's event numbers.
+    let target = PgStore::connect(city.db.url(), None, PgOptions::default())
+        .await
+        .expect("connect");
+    let mut clash = booking(lot.id, spots[0].id, drivers[1], 0);
+    clash.interval = Interval::new(
+        booked[0].interval.end() + Duration::minutes(5),
+        booked[0].interval.end() + Duration::minutes(65),
+    )
+    .expect("interval");
+    let refused = target
+        .insert_reservation(
+            clash.clone(),
+            Some(Quote {
+                total: clash.total,
+                billed: clash.interval,
+                lines: Vec::new(),
+                kind_factor_permille: 1000,
+                demand_factor_permille: 1000,
+            }),
+            DomainEvent::ParkingSpotBooked {
+                reservation_id: clash.id,
+                lot_id: lot.id,
+                spot_id: clash.spot_id,
+                user_id: clash.user_id,
+                interval: clash.interval,
+                status: clash.status,
+                total: clash.total,
+            },
+            None,
+        )
+        .await;
+    assert_eq!(
+        refused,
+        Err(StoreError::Conflict("reservation_overlap".into())),
+        "the copied booking and its 10-minute buffer block the spot"
+    );
+    let events = target
+        .events_after(0, Some(lot.id), None, 100)
+        .await
+        .expect("events");
+    assert_eq!(
+        events.iter().map(|e| e.lot_seq).collect::<Vec<_>>(),
+        (1..=5).map(Some).collect::<Vec<_>>()
+    );
+    let snapshot = target.snapshot(Utc::now()).await.expect("snapshot");
+    assert_eq!(
+        snapshot.lots.len(),
+        2,
+        "the city's own lot and the copied one"
+    );
+    target.close().await.expect("close");
+    drop(city);
+}

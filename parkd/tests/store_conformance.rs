@@ -1,0 +1,1361 @@
+//! One conformance suite for the storage interface, run against every backend:
+//! SQLite always, PostgreSQL when `PARKD_TEST_POSTGRES_URL` names a server
+//! (an admin URL; each test creates its own database there and drops it).
+//! Without it the PostgreSQL half prints why it was skipped, unless
+//! `PARKING_REQUIRE_POSTGRES=1`, which makes it fail instead (CI sets it).
+//!
+//! Each test is an async function over `Arc<dyn Store>`; the `conformance!`
+//! macro instantiates it once per backend, so both provably answer alike.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use parkd::auth::Role;
+use parkd::store::StoreError;
+use parkd::store::interface::{
+    IdempotencyRecord, LotRecord, PageRequest, RefreshRecord, ReservationFilter, RotateOutcome,
+    Scope, Store, TenantRecord, UserRecord,
+};
+use parkd::store::postgres::scratch::ScratchDatabase;
+use parkd::store::postgres::{PgOptions, PgStore};
+use parkd::store::sqlite::store::SqliteStore;
+use parkd::store::sqlite::{SqliteDb, SqliteOptions};
+use parking_core::events::{DomainEvent, ReleaseReason};
+use parking_core::model::{
+    BookingRules, Currency, GeoPoint, Interval, Lot, LotId, Money, OperatingHours, Reservation,
+    ReservationId, ReservationStatus, Spot, SpotId, SpotKind, TenantId, UserId,
+};
+use parking_core::pricing::{Quote, RateCard};
+use uuid::Uuid;
+
+/// A store under test and what keeps it alive.
+struct Backend {
+    store: Arc<dyn Store>,
+    _dir: Option<tempfile::TempDir>,
+    _db: Option<ScratchDatabase>,
+}
+
+impl Backend {
+    async fn sqlite() -> Backend {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = SqliteDb::open(&dir.path().join("c.db"), SqliteOptions::default()).expect("open");
+        Backend {
+            store: Arc::new(SqliteStore::new(db)),
+            _dir: Some(dir),
+            _db: None,
+        }
+    }
+
+    /// `None` (after saying why) when no PostgreSQL server is configured.
+    async fn postgres() -> Option<Backend> {
+        let Some(admin) = std::env::var("PARKD_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        else {
+            assert!(
+                std::env::var("PARKING_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "PARKING_REQUIRE_POSTGRES=1 but PARKD_TEST_POSTGRES_URL is not set"
+            );
+            eprintln!("skipped: PARKD_TEST_POSTGRES_URL not set");
+            return None;
+        };
+        let db = ScratchDatabase::create(&admin)
+            .await
+            .expect("create a scratch database");
+        let store = PgStore::connect(db.url(), None, PgOptions::default())
+            .await
+            .expect("connect and migrate");
+        Some(Backend {
+            store: Arc::new(store),
+            _dir: None,
+            _db: Some(db),
+        })
+    }
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let backend = super::Backend::sqlite().await;
+                    super::$name(backend.store.clone()).await;
+                    backend.store.close().await.expect("close");
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(backend) = super::Backend::postgres().await else { return };
+                    super::$name(backend.store.clone()).await;
+                    backend.store.close().await.expect("close");
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    users_are_unique_by_email_ignoring_case,
+    tenants_and_user_access,
+    refresh_tokens_rotate_and_detect_reuse,
+    lots_spots_and_rates_round_trip,
+    overlapping_blocking_bookings_are_refused,
+    turnover_buffer_and_non_blocking_rows,
+    updates_expect_the_status_they_read,
+    a_refused_booking_leaves_no_idempotent_answer,
+    listings_are_scoped_in_the_query,
+    sweeps_find_due_holds_and_no_shows,
+    events_are_numbered_per_lot_and_scoped,
+    concurrent_bookings_of_one_spot_admit_exactly_one,
+    schema_is_current,
+);
+
+// --- fixtures -----------------------------------------------------------------
+
+/// Microsecond instants: both backends store microseconds.
+fn now() -> DateTime<Utc> {
+    Utc::now()
+        .duration_trunc(Duration::microseconds(1))
+        .expect("truncate to microseconds")
+}
+
+fn eur(amount: i64) -> Money {
+    Money::new(amount, Currency::new("EUR").expect("EUR"))
+}
+
+struct Fixture {
+    tenant: TenantId,
+    user: UserId,
+    /// Buffer 0, spots a..e.
+    lot: LotId,
+    spots: Vec<SpotId>,
+    /// Buffer 15 minutes, one spot.
+    buffered: LotId,
+    buffered_spot: SpotId,
+    /// A whole hour a day from now.
+    base: DateTime<Utc>,
+}
+
+fn user_record(email: &str, roles: Vec<Role>, tenant: Option<TenantId>) -> UserRecord {
+    UserRecord {
+        id: UserId::new(),
+        email: email.into(),
+        password_hash: "$argon2id$fake".into(),
+        first_name: "Test".into(),
+        last_name: "User".into(),
+        phone_enc: Some("c2VjcmV0".into()),
+        roles,
+        tenant_id: tenant,
+        created_at: now(),
+    }
+}
+
+fn registered(user: &UserRecord) -> DomainEvent {
+    DomainEvent::UserRegistered {
+        user_id: user.id,
+        tenant_id: user.tenant_id,
+    }
+}
+
+fn lot_record(tenant: TenantId, buffer: u32) -> LotRecord {
+    LotRecord {
+        lot: Lot {
+            id: LotId::new(),
+            tenant_id: tenant,
+            name: format!("Lot with buffer {buffer}"),
+            address: "Teststraße 1, Dresden".into(),
+            location: GeoPoint::new(51.05, 13.74).expect("valid"),
+            time_zone: chrono_tz::Europe::Berlin,
+            hours: OperatingHours::always_open(),
+            amenities: Default::default(),
+            rules: BookingRules {
+                turnover_buffer_minutes: buffer,
+                ..BookingRules::default()
+            },
+        },
+        external_id: None,
+    }
+}
+
+fn spot(lot: LotId, label: &str, kind: SpotKind) -> Spot {
+    Spot {
+        id: SpotId::new(),
+        lot_id: lot,
+        label: label.into(),
+        kind,
+        zone: None,
+        in_service: true,
+    }
+}
+
+async fn seed(store: &dyn Store) -> Fixture {
+    let tenant = TenantRecord {
+        id: TenantId::new(),
+        name: "Tenant".into(),
+        created_at: now(),
+    };
+    store.create_tenant(tenant.clone()).await.expect("tenant");
+    let user = user_record("driver@example.com", vec![Role::Driver], None);
+    store
+        .create_user(user.clone(), registered(&user))
+        .await
+        .expect("user");
+    let lot = lot_record(tenant.id, 0);
+    let buffered = lot_record(tenant.id, 15);
+    store.insert_lot(lot.clone()).await.expect("lot");
+    store.insert_lot(buffered.clone()).await.expect("lot");
+    let spots: Vec<Spot> = ["A", "B", "C", "D", "E"]
+        .iter()
+        .map(|l| spot(lot.lot.id, l, SpotKind::Regular))
+        .collect();
+    store.insert_spots(spots.clone()).await.expect("spots");
+    let z = spot(buffered.lot.id, "Z", SpotKind::Motorcycle);
+    store.insert_spots(vec![z.clone()]).await.expect("spot z");
+    let base = now()
+        .duration_trunc(Duration::hours(1))
+        .expect("whole hour")
+        + Duration::hours(24);
+    Fixture {
+        tenant: tenant.id,
+        user: user.id,
+        lot: lot.lot.id,
+        spots: spots.iter().map(|s| s.id).collect(),
+        buffered: buffered.lot.id,
+        buffered_spot: z.id,
+        base,
+    }
+}
+
+impl Fixture {
+    /// A reservation of `spot` over `[base + start h, base + end h)`.
+    fn reservation(
+        &self,
+        spot: SpotId,
+        start_min: i64,
+        end_min: i64,
+        status: ReservationStatus,
+    ) -> Reservation {
+        let lot = if spot == self.buffered_spot {
+            self.buffered
+        } else {
+            self.lot
+        };
+        Reservation {
+            id: ReservationId::new(),
+            lot_id: lot,
+            spot_id: spot,
+            user_id: self.user,
+            interval: Interval::new(
+                self.base + Duration::minutes(start_min),
+                self.base + Duration::minutes(end_min),
+            )
+            .expect("valid interval"),
+            status,
+            hold_expires_at: (status == ReservationStatus::Held)
+                .then(|| now() + Duration::minutes(10)),
+            total: eur(500),
+            created_at: now(),
+        }
+    }
+}
+
+fn quote_for(r: &Reservation) -> Quote {
+    Quote {
+        total: r.total,
+        billed: r.interval,
+        lines: Vec::new(),
+        kind_factor_permille: 1000,
+        demand_factor_permille: 1000,
+    }
+}
+
+fn booked(r: &Reservation) -> DomainEvent {
+    DomainEvent::ParkingSpotBooked {
+        reservation_id: r.id,
+        lot_id: r.lot_id,
+        spot_id: r.spot_id,
+        user_id: r.user_id,
+        interval: r.interval,
+        status: r.status,
+        total: r.total,
+    }
+}
+
+async fn book(store: &dyn Store, r: &Reservation) -> Result<(), StoreError> {
+    store
+        .insert_reservation(r.clone(), Some(quote_for(r)), booked(r), None)
+        .await
+}
+
+fn is_overlap(result: Result<(), StoreError>) -> bool {
+    matches!(result, Err(StoreError::Conflict(ref m)) if m == "reservation_overlap")
+}
+
+const H: i64 = 60;
+
+// --- the tests ------------------------------------------------------------------
+
+async fn users_are_unique_by_email_ignoring_case(store: Arc<dyn Store>) {
+    let ada = user_record("Ada@Example.com", vec![Role::Driver], None);
+    store
+        .create_user(ada.clone(), registered(&ada))
+        .await
+        .expect("first");
+    let twin = user_record("ada@EXAMPLE.com", vec![Role::Driver], None);
+    let err = store
+        .create_user(twin.clone(), registered(&twin))
+        .await
+        .expect_err("same email in another case");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    let found = store
+        .user_by_email("ADA@example.COM")
+        .await
+        .expect("lookup")
+        .expect("found in any case");
+    assert_eq!(found, ada);
+    assert_eq!(store.user_by_id(ada.id).await.expect("by id"), Some(ada));
+    assert_eq!(
+        store
+            .user_by_email("nobody@example.com")
+            .await
+            .expect("lookup"),
+        None
+    );
+    // The refused user's event was not written either.
+    let events = store
+        .events_after(0, None, None, 100)
+        .await
+        .expect("events");
+    assert_eq!(events.len(), 1, "{events:?}");
+}
+
+async fn tenants_and_user_access(store: Arc<dyn Store>) {
+    let mut names = Vec::new();
+    for name in ["Zeta", "Alpha", "Mid"] {
+        let t = TenantRecord {
+            id: TenantId::new(),
+            name: name.into(),
+            created_at: now(),
+        };
+        store.create_tenant(t.clone()).await.expect("tenant");
+        names.push(t);
+    }
+    let dup = TenantRecord {
+        id: TenantId::new(),
+        name: "Alpha".into(),
+        created_at: now(),
+    };
+    assert!(matches!(
+        store.create_tenant(dup).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let listed: Vec<String> = store
+        .list_tenants()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(listed, ["Alpha", "Mid", "Zeta"]);
+    assert_eq!(
+        store.tenant(names[0].id).await.expect("one"),
+        Some(names[0].clone())
+    );
+
+    let mut users = Vec::new();
+    for n in 0..5 {
+        let u = user_record(&format!("u{n}@example.com"), vec![Role::Driver], None);
+        store
+            .create_user(u.clone(), registered(&u))
+            .await
+            .expect("user");
+        users.push(u);
+    }
+    assert_eq!(store.count_admins().await.expect("count"), 0);
+    let changed = store
+        .set_user_access(
+            users[1].id,
+            vec![Role::Operator, Role::Admin],
+            Some(names[1].id),
+        )
+        .await
+        .expect("set access");
+    assert_eq!(changed.roles, vec![Role::Operator, Role::Admin]);
+    assert_eq!(changed.tenant_id, Some(names[1].id));
+    assert_eq!(store.count_admins().await.expect("count"), 1);
+    assert_eq!(
+        store
+            .set_user_access(UserId::new(), vec![Role::Admin], None)
+            .await,
+        Err(StoreError::NotFound)
+    );
+    let (page, total) = store
+        .list_users(PageRequest {
+            page: 2,
+            per_page: 2,
+        })
+        .await
+        .expect("page");
+    assert_eq!(total, 5);
+    assert_eq!(
+        page.iter().map(|u| u.id).collect::<Vec<_>>(),
+        [users[2].id, users[3].id]
+    );
+}
+
+async fn refresh_tokens_rotate_and_detect_reuse(store: Arc<dyn Store>) {
+    let u = user_record("t@example.com", vec![Role::Driver], None);
+    store
+        .create_user(u.clone(), registered(&u))
+        .await
+        .expect("user");
+    let t = now();
+    let token = |hash: &str, family: Uuid, expires: DateTime<Utc>| RefreshRecord {
+        token_hash: hash.into(),
+        family_id: family,
+        user_id: u.id,
+        issued_at: t,
+        expires_at: expires,
+    };
+    let family = Uuid::new_v4();
+    store
+        .insert_refresh(token("first", family, t + Duration::days(1)))
+        .await
+        .expect("insert");
+    let next = token("second", Uuid::new_v4(), t + Duration::days(1));
+    assert_eq!(
+        store
+            .rotate_refresh("first".into(), next.clone(), t)
+            .await
+            .expect("rotate"),
+        RotateOutcome::Rotated { user_id: u.id }
+    );
+    // Presenting the spent token again revokes the family, newest included.
+    let again = token("third", Uuid::new_v4(), t + Duration::days(1));
+    assert_eq!(
+        store
+            .rotate_refresh("first".into(), again.clone(), t)
+            .await
+            .expect("replay"),
+        RotateOutcome::Reused { family_id: family }
+    );
+    assert!(matches!(
+        store
+            .rotate_refresh("second".into(), again.clone(), t)
+            .await,
+        Ok(RotateOutcome::Reused { .. })
+    ));
+    assert_eq!(
+        store
+            .rotate_refresh("unknown".into(), again.clone(), t)
+            .await
+            .expect("unknown"),
+        RotateOutcome::Unknown
+    );
+    store
+        .insert_refresh(token("old", Uuid::new_v4(), t - Duration::seconds(1)))
+        .await
+        .expect("expired token");
+    assert_eq!(
+        store
+            .rotate_refresh("old".into(), again, t)
+            .await
+            .expect("expired"),
+        RotateOutcome::Expired
+    );
+    store
+        .insert_refresh(token("live", Uuid::new_v4(), t + Duration::days(1)))
+        .await
+        .expect("live");
+    assert_eq!(
+        store
+            .revoke_refresh("live".into(), Some(UserId::new()), t)
+            .await
+            .expect("someone else's"),
+        None
+    );
+    assert_eq!(
+        store
+            .revoke_refresh("live".into(), Some(u.id), t)
+            .await
+            .expect("own"),
+        Some(u.id)
+    );
+    let jti = Uuid::new_v4();
+    store
+        .revoke_access(jti, t + Duration::minutes(5))
+        .await
+        .expect("revoke access");
+    store
+        .revoke_access(jti, t + Duration::minutes(5))
+        .await
+        .expect("twice is fine");
+    let snapshot = store.snapshot(t).await.expect("snapshot");
+    assert_eq!(
+        snapshot.revoked_access,
+        vec![(jti, t + Duration::minutes(5))]
+    );
+}
+
+async fn lots_spots_and_rates_round_trip(store: Arc<dyn Store>) {
+    let f = seed(store.as_ref()).await;
+    let snapshot = store.snapshot(now()).await.expect("snapshot");
+    assert_eq!(snapshot.lots.len(), 2);
+    let lot = snapshot
+        .lots
+        .iter()
+        .find(|l| l.lot.id == f.lot)
+        .expect("the lot")
+        .clone();
+    assert_eq!(lot.lot.rules.turnover_buffer_minutes, 0);
+    assert_eq!(
+        snapshot
+            .spots
+            .iter()
+            .filter(|s| s.lot_id == f.lot)
+            .map(|s| s.id)
+            .collect::<Vec<_>>(),
+        f.spots,
+        "spots in the order they were added"
+    );
+    let dup = spot(f.lot, "A", SpotKind::Ev);
+    assert!(matches!(
+        store.insert_spots(vec![dup]).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let mut changed = lot.lot.clone();
+    changed.name = "Renamed".into();
+    changed.rules.hold_minutes = 25;
+    store.update_lot(changed.clone()).await.expect("update");
+    let mut missing = changed.clone();
+    missing.id = LotId::new();
+    assert_eq!(store.update_lot(missing).await, Err(StoreError::NotFound));
+    let card = RateCard::example_eur();
+    store
+        .put_rate_card(f.lot, card.clone())
+        .await
+        .expect("rates");
+    store
+        .put_rate_card(f.lot, card.clone())
+        .await
+        .expect("rates again replace");
+    let event = DomainEvent::SpotStatusChanged {
+        lot_id: f.lot,
+        spot_id: f.spots[0],
+        occupied: None,
+        in_service: false,
+    };
+    let out = store
+        .set_spot_in_service(f.lot, f.spots[0], false, event)
+        .await
+        .expect("out of service");
+    assert!(!out.in_service);
+    let snapshot = store.snapshot(now()).await.expect("snapshot");
+    let stored = snapshot
+        .lots
+        .iter()
+        .find(|l| l.lot.id == f.lot)
+        .expect("lot");
+    assert_eq!(stored.lot, changed);
+    assert_eq!(snapshot.rates, vec![(f.lot, card)]);
+    assert!(
+        !snapshot
+            .spots
+            .iter()
+            .find(|s| s.id == f.spots[0])
+            .expect("spot")
+            .in_service
+    );
+    // A lot with a future booking cannot be deleted; once cancelled it can.
+    let r = f.reservation(f.spots[1], 0, H, ReservationStatus::Confirmed);
+    book(store.as_ref(), &r).await.expect("book");
+    assert!(matches!(
+        store.delete_lot(f.lot, now()).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let mut cancelled = r.clone();
+    cancelled.status = ReservationStatus::Cancelled;
+    store
+        .update_reservation(cancelled, ReservationStatus::Confirmed, None, vec![])
+        .await
+        .expect("cancel");
+    store.delete_lot(f.lot, now()).await.expect("delete");
+    assert_eq!(
+        store.delete_lot(f.lot, now()).await,
+        Err(StoreError::NotFound)
+    );
+    let snapshot = store.snapshot(now()).await.expect("snapshot");
+    assert_eq!(snapshot.lots.len(), 1);
+    assert!(snapshot.spots.iter().all(|s| s.lot_id != f.lot));
+}
+
+async fn overlapping_blocking_bookings_are_refused(store: Arc<dyn Store>) {
+    let f = seed(store.as_ref()).await;
+    let a = f.spots[0];
+    use ReservationStatus::{CheckedIn, Confirmed, Held};
+    book(store.as_ref(), &f.reservation(a, 10 * H, 12 * H, Confirmed))
+        .await
+        .expect("first");
+    assert!(is_overlap(
+        book(store.as_ref(), &f.reservation(a, 11 * H, 13 * H, Confirmed)).await
+    ));
+    assert!(is_overlap(
+        book(store.as_ref(), &f.reservation(a, 9 * H, 13 * H, Confirmed)).await
+    ));
+    assert!(is_overlap(
+        book(
+            store.as_ref(),
+            &f.reservation(a, 10 * H + 1, 11 * H, CheckedIn)
+        )
+        .await
+    ));
+    assert!(is_overlap(
+        book(store.as_ref(), &f.reservation(a, 11 * H, 12 * H, Held)).await
+    ));
+    book(
+        store.as_ref(),
+        &f.reservation(f.spots[1], 11 * H, 13 * H, Confirmed),
+    )
+    .await
+    .expect("another spot is free");
+    // Half-open: touching bookings are fine without a buffer.
+    book(store.as_ref(), &f.reservation(a, 12 * H, 14 * H, Confirmed))
+        .await
+        .expect("starts when the first ends");
+    book(store.as_ref(), &f.reservation(a, 8 * H, 10 * H, Confirmed))
+        .await
+        .expect("ends when the first starts");
+    let blocking = store.snapshot(now()).await.expect("snapshot").blocking;
+    assert_eq!(blocking.len(), 4);
+}
+
+async fn turnover_buffer_and_non_blocking_rows(store: Arc<dyn Store>) {
+    let f = seed(store.as_ref()).await;
+    use ReservationStatus::{Cancelled, Confirmed, Expired, Held};
+    let z = f.buffered_spot;
+    book(store.as_ref(), &f.reservation(z, 10 * H, 12 * H, Confirmed))
+        .await
+        .expect("first");
+    assert!(is_overlap(
+        book(store.as_ref(), &f.reservation(z, 12 * H, 14 * H, Confirmed)).await
+    ));
+    assert!(is_overlap(
+        book(
+            store.as_ref(),
+            &f.reservation(z, 12 * H + 14, 14 * H, Confirmed)
+        )
+        .await
+    ));
+    book(
+        store.as_ref(),
+        &f.reservation(z, 12 * H + 15, 14 * H, Confirmed),
+    )
+    .await
+    .expect("a full buffer after");
+    assert!(is_overlap(
+        book(
+            store.as_ref(),
+            &f.reservation(z, 8 * H, 9 * H + 50, Confirmed)
+        )
+        .await
+    ));
+    book(
+        store.as_ref(),
+        &f.reservation(z, 8 * H, 9 * H + 45, Confirmed),
+    )
+    .await
+    .expect("a full buffer before");
+
+    let c = f.spots[2];
+    book(store.as_ref(), &f.reservation(c, 10 * H, 12 * H, Cancelled))
+        .await
+        .expect("cancelled row");
+    book(store.as_ref(), &f.reservation(c, 10 * H, 12 * H, Expired))
+        .await
+        .expect("expired row");
+    let mut lapsed = f.reservation(c, 10 * H, 12 * H, Held);
+    lapsed.hold_expires_at = Some(now() - Duration::minutes(1));
+    book(store.as_ref(), &lapsed)
+        .await
+        .expect("a hold that already lapsed");
+    book(store.as_ref(), &f.reservation(c, 10 * H, 12 * H, Confirmed))
+        .await
+        .expect("none of those block");
+    book(store.as_ref(), &f.reservation(c, 11 * H, 13 * H, Cancelled))
+        .await
+        .expect("a cancelled row is never refused");
+
+    // A live hold blocks until it lapses, even with its status still `held`.
+    let d = f.spots[3];
+    let mut hold = f.reservation(d, 14 * H, 16 * H, Held);
+    hold.hold_expires_at = Some(now() + Duration::milliseconds(1500));
+    book(store.as_ref(), &hold).await.expect("live hold");
+    assert!(is_overlap(
+        book(store.as_ref(), &f.reservation(d, 15 * H, 17 * H, Confirmed)).await
+    ));
+    tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
+    book(store.as_ref(), &f.reservation(d, 15 * H, 17 * H, Confirmed))
+        .await
+        .expect("the lapsed hold no longer blocks");
+}
+
+async fn updates_expect_the_status_they_read(store: Arc<dyn Store>) {
+    let f = seed(store.as_ref()).await;
+    use ReservationStatus::{Cancelled, Confirmed, Held};
+    let e = f.spots[4];
+    let r1 = f.reservation(e, 10 * H, 12 * H, Confirmed);
+    let r2 = f.reservation(e, 13 * H, 14 * H, Held);
+    book(store.as_ref(), &r1).await.expect("r1");
+    book(store.as_ref(), &r2).await.expect("r2");
+    // Moving r2 into r1 is refused; within its own free time it is fine.
+    let mut moved = r2.clone();
+    moved.interval =
+        Interval::new(f.base + Duration::minutes(11 * H), r2.interval.end()).expect("interval");
+    assert!(is_overlap(
+        store.update_reservation(moved, Held, None, vec![]).await
+    ));
+    let mut longer = r2.clone();
+    longer.interval =
+        Interval::new(r2.interval.start(), f.base + Duration::minutes(15 * H)).expect("interval");
+    longer.status = Confirmed;
+    longer.hold_expires_at = None;
+    store
+        .update_reservation(
+            longer.clone(),
+            Held,
+            Some(quote_for(&longer)),
+            vec![booked(&longer)],
+        )
+        .await
+        .expect("extend and confirm");
+    // The stored status is now confirmed: an update expecting `held` is refused.
+    let mut stale = longer.clone();
+    stale.status = Cancelled;
+    assert!(matches!(
+        store.update_reservation(stale, Held, None, vec![]).await,
+        Err(StoreError::Conflict(ref m)) if m != "reservation_overlap"
+    ));
+    let mut ghost = longer.clone();
+    ghost.id = ReservationId::new();
+    assert_eq!(
+        store
+            .update_reservation(ghost, Confirmed, None, vec![])
+            .await,
+        Err(StoreError::NotFound)
+    );
+    let stored = store
+        .reservation(longer.id)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(stored.reservation, longer);
+    assert_eq!(stored.spot_label, "E");
+    assert_eq!(stored.tenant_id, f.tenant);
+    let quote: Quote =
+        serde_json::from_str(stored.quote_json.as_deref().expect("quote")).expect("quote json");
+    assert_eq!(quote, quote_for(&longer));
+}
+
+async fn a_refused_booking_leaves_no_idempotent_answer(store: Arc<dyn Store>) {
+    let f = seed(store.as_ref()).await;
+    let a = f.spots[0];
+    let answer = |key: &str| IdempotencyRecord {
+        user_id: f.user,
+        key: key.into(),
+        request_hash: "hash".into(),
+        status: 201,
+        response_json: r#"{ "id" : "x",  "spacing": "kept" }"#.into(),
+        created_at: now(),
+    };
+    let first = f.reservation(a, 10 * H, 12 * H, ReservationStatus::Confirmed);
+    store
+        .insert_reservation(
+            first.clone(),
+            Some(quote_for(&first)),
+            booked(&first),
+            Some(answer("k1")),
+        )
+        .await
+        .expect("booked with a key");
+    let stored = store
+        .idempotent_response(f.user, "k1".into())
+        .await
+        .expect("read")
+        .expect("stored with the booking");
+    assert_eq!(stored, answer("k1").clone_with_time(stored.created_at));
+    let clash = f.reservation(a, 11 * H, 12 * H, ReservationStatus::Confirmed);
+    let refused = store
+        .insert_reservation(
+            clash.clone(),
+            Some(quote_for(&clash)),
+            booked(&clash),
+            Some(answer("k2")),
+        )
+        .await;
+    assert!(is_overlap(refused));
+    assert_eq!(
+        store
+            .idempotent_response(f.user, "k2".into())
+            .await
+            .expect("read"),
+        None,
+        "nothing of the refused booking's transaction survives"
+    );
+    assert_eq!(store.reservation(clash.id).await.expect("read"), None);
+    let events = store
+        .events_after(0, Some(f.lot), None, 100)
+        .await
+        .expect("events");
+    assert_eq!(events.len(), 1, "only the first booking's event");
+}
+
+trait WithTime {
+    fn clone_with_time(&self, at: DateTime<Utc>) -> Self;
+}
+
+impl WithTime for IdempotencyRecord {
+    fn clone_with_time(&self, at: DateTime<Utc>) -> Self {
+        IdempotencyRecord {
+            created_at: at,
+            ..self.clone()
+        }
+    }
+}
+
+async fn listings_are_scoped_in_the_query(store: Arc<dyn Store>) {
+    let f = seed(store.as_ref()).await;
+    let other_tenant = TenantRecord {
+        id: TenantId::new(),
+        name: "Other".into(),
+        created_at: now(),
+    };
+    store
+        .create_tenant(other_tenant.clone())
+        .await
+        .expect("tenant");
+    let other_lot = lot_record(other_tenant.id, 0);
+    store.insert_lot(other_lot.clone()).await.expect("lot");
+    let other_spot = spot(other_lot.lot.id, "O", SpotKind::Regular);
+    store
+        .insert_spots(vec![other_spot.clone()])
+        .await
+        .expect("spot");
+    let stranger = user_record("s@example.com", vec![Role::Driver], None);
+    store
+        .create_user(stranger.clone(), registered(&stranger))
+        .await
+        .expect("user");
+
+    let mut mine = Vec::new();
+    for n in 0..3 {
+        let r = f.reservation(f.spots[n], 10 * H, 11 * H, ReservationStatus::Confirmed);
+        book(store.as_ref(), &r).await.expect("mine");
+        mine.push(r);
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    let mut theirs = f.reservation(f.spots[3], 20 * H, 21 * H, ReservationStatus::Held);
+    theirs.user_id = stranger.id;
+    book(store.as_ref(), &theirs).await.expect("theirs");
+    let mut elsewhere = f.reservation(f.spots[0], 10 * H, 11 * H, ReservationStatus::Confirmed);
+    elsewhere.lot_id = other_lot.lot.id;
+    elsewhere.spot_id = other_spot.id;
+    book(store.as_ref(), &elsewhere)
+        .await
+        .expect("other tenant");
+
+    let all = PageRequest {
+        page: 1,
+        per_page: 50,
+    };
+    let (list, total) = store
+        .list_reservations(Scope::User(f.user), ReservationFilter::default(), all)
+        .await
+        .expect("mine");
+    assert_eq!(total, 4);
+    assert_eq!(list.len(), 4);
+    assert!(list.iter().all(|r| r.reservation.user_id == f.user));
+    let (list, total) = store
+        .list_reservations(Scope::Tenant(f.tenant), ReservationFilter::default(), all)
+        .await
+        .expect("tenant");
+    assert_eq!(total, 4);
+    assert!(list.iter().all(|r| r.tenant_id == f.tenant));
+    let (_, total) = store
+        .list_reservations(Scope::All, ReservationFilter::default(), all)
+        .await
+        .expect("all");
+    assert_eq!(total, 5);
+    let (list, total) = store
+        .list_reservations(
+            Scope::Tenant(f.tenant),
+            ReservationFilter {
+                status: Some(ReservationStatus::Held),
+                ..ReservationFilter::default()
+            },
+            all,
+        )
+        .await
+        .expect("held");
+    assert_eq!((total, list[0].reservation.id), (1, theirs.id));
+    let (list, total) = store
+        .list_reservations(
+            Scope::User(f.user),
+            ReservationFilter {
+                from: Some(f.base + Duration::minutes(10 * H + 30)),
+                to: Some(f.base + Duration::minutes(10 * H + 40)),
+                lot_id: Some(f.lot),
+                ..ReservationFilter::default()
+            },
+            PageRequest {
+                page: 2,
+                per_page: 2,
+            },
+        )
+        .await
+        .expect("window, page 2");
+    assert_eq!(total, 3);
+    // Newest first: page 2 of 2 holds the oldest.
+    assert_eq!(
+        list.iter().map(|r| r.reservation.id).collect::<Vec<_>>(),
+        [mine[0].id]
+    );
+    let window = Interval::new(
+        f.base + Duration::minutes(9 * H),
+        f.base + Duration::minutes(10 * H + 1),
+    )
+    .expect("window");
+    let in_window = store.reservations_in(f.lot, window).await.expect("window");
+    assert_eq!(in_window.len(), 3);
+}
+
+async fn sweeps_find_due_holds_and_no_shows(store: Arc<dyn Store>) {
+    let f = seed(store.as_ref()).await;
+    let t = now();
+    let mut lapsed = f.reservation(f.spots[0], 10 * H, 11 * H, ReservationStatus::Held);
+    lapsed.hold_expires_at = Some(t - Duration::minutes(1));
+    book(store.as_ref(), &lapsed).await.expect("lapsed hold");
+    let live = f.reservation(f.spots[1], 10 * H, 11 * H, ReservationStatus::Held);
+    book(store.as_ref(), &live).await.expect("live hold");
+    let due = store.due_holds(t, 10).await.expect("due holds");
+    assert_eq!(due.iter().map(|r| r.id).collect::<Vec<_>>(), [lapsed.id]);
+
+    // A confirmed booking that started 20 minutes ago (grace 15) is a no-show.
+    let mut started = f.reservation(f.spots[2], 0, 60, ReservationStatus::Confirmed);
+    started.interval =
+        Interval::new(t - Duration::minutes(20), t + Duration::minutes(40)).expect("interval");
+    book(store.as_ref(), &started).await.expect("started");
+    let mut recent = f.reservation(f.spots[3], 0, 60, ReservationStatus::Confirmed);
+    recent.interval =
+        Interval::new(t - Duration::minutes(5), t + Duration::minutes(40)).expect("interval");
+    book(store.as_ref(), &recent).await.expect("recent");
+    let candidates = store.no_show_candidates(t, 10).await.expect("no-shows");
+    assert_eq!(
+        candidates.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [started.id]
+    );
+}
+
+async fn events_are_numbered_per_lot_and_scoped(store: Arc<dyn Store>) {
+    let f = seed(store.as_ref()).await;
+    let before = store
+        .events_after(0, None, None, 1000)
+        .await
+        .expect("events");
+    let base_seq = before.last().map_or(0, |e| e.seq);
+    let r1 = f.reservation(f.spots[0], 10 * H, 11 * H, ReservationStatus::Confirmed);
+    let r2 = f.reservation(
+        f.buffered_spot,
+        10 * H,
+        11 * H,
+        ReservationStatus::Confirmed,
+    );
+    let r3 = f.reservation(f.spots[1], 10 * H, 11 * H, ReservationStatus::Confirmed);
+    for r in [&r1, &r2, &r3] {
+        book(store.as_ref(), r).await.expect("book");
+    }
+    let mut done = r1.clone();
+    done.status = ReservationStatus::Cancelled;
+    let released = DomainEvent::ParkingSpotReleased {
+        reservation_id: r1.id,
+        lot_id: r1.lot_id,
+        spot_id: r1.spot_id,
+        reason: ReleaseReason::Cancelled,
+    };
+    store
+        .update_reservation(
+            done,
+            ReservationStatus::Confirmed,
+            None,
+            vec![released.clone()],
+        )
+        .await
+        .expect("cancel");
+    let all = store
+        .events_after(base_seq, None, None, 100)
+        .await
+        .expect("all");
+    assert_eq!(
+        all.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        (base_seq + 1..=base_seq + 4).collect::<Vec<_>>()
+    );
+    let lot = store
+        .events_after(0, Some(f.lot), None, 100)
+        .await
+        .expect("lot");
+    assert_eq!(
+        lot.iter().map(|e| e.lot_seq).collect::<Vec<_>>(),
+        [Some(1), Some(2), Some(3)]
+    );
+    assert_eq!(lot[2].payload, released);
+    assert_eq!(lot[2].event_type, "parking_spot_released");
+    let other = store
+        .events_after(0, Some(f.lot), Some(TenantId::new()), 100)
+        .await
+        .expect("another tenant's view");
+    assert!(other.is_empty());
+    let limited = store
+        .events_after(0, None, Some(f.tenant), 2)
+        .await
+        .expect("tenant, limit 2");
+    assert_eq!(limited.len(), 2);
+    assert!(limited.iter().all(|e| e.lot_id.is_some()));
+    let users = store.events_after(0, None, None, 100).await.expect("users");
+    assert_eq!((users[0].lot_id, users[0].lot_seq), (None, None));
+
+    assert_eq!(store.published_cursor().await.expect("cursor"), 0);
+    store.set_published_cursor(3).await.expect("set");
+    store
+        .set_published_cursor(2)
+        .await
+        .expect("a late, smaller update");
+    assert_eq!(store.published_cursor().await.expect("cursor"), 3);
+}
+
+async fn concurrent_bookings_of_one_spot_admit_exactly_one(store: Arc<dyn Store>) {
+    let f = Arc::new(seed(store.as_ref()).await);
+    let tasks: Vec<_> = (0..24)
+        .map(|n| {
+            let store = Arc::clone(&store);
+            let f = Arc::clone(&f);
+            tokio::spawn(async move {
+                // Overlapping windows of different lengths on one spot.
+                let start = 10 * H + (n % 4) * 15;
+                let r = f.reservation(
+                    f.spots[0],
+                    start,
+                    start + 2 * H,
+                    ReservationStatus::Confirmed,
+                );
+                book(store.as_ref(), &r).await
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for t in tasks {
+        match t.await.expect("task") {
+            Ok(()) => won += 1,
+            Err(e) => assert!(is_overlap(Err(e.clone())), "{e:?}"),
+        }
+    }
+    assert_eq!(won, 1, "every window overlaps every other");
+    assert_eq!(
+        store
+            .snapshot(now())
+            .await
+            .expect("snapshot")
+            .blocking
+            .len(),
+        1
+    );
+}
+
+async fn schema_is_current(store: Arc<dyn Store>) {
+    let (applied, expected) = store.schema_status().await.expect("status");
+    assert_eq!(applied, expected);
+    assert!(expected >= 2);
+    store.check_writable().await.expect("writable");
+}
+
+/// PostgreSQL only (SQLite's twin is a unit test of its migrator): a database
+/// written by a newer parkd is refused, not touched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_refuses_a_newer_schema() {
+    let Some(backend) = Backend::postgres().await else {
+        return;
+    };
+    let db = backend._db.as_ref().expect("a scratch database");
+    let (client, connection) = tokio_postgres::connect(db.url(), tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    client
+        .batch_execute("INSERT INTO schema_migrations (version, name) VALUES (999, 'future')")
+        .await
+        .expect("pretend a newer parkd migrated");
+    let err = PgStore::connect(db.url(), None, PgOptions::default())
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(err, StoreError::SchemaTooNew { found: 999, .. }),
+        "{err:?}"
+    );
+    backend.store.close().await.expect("close");
+}
+
+/// PostgreSQL only: the queries the API makes on large tables have an index
+/// to use (`EXPLAIN` with sequential scans discouraged, since on a tiny test
+/// table the planner rightly prefers them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_hot_queries_have_indexes() {
+    let Some(backend) = Backend::postgres().await else {
+        return;
+    };
+    let db = backend._db.as_ref().expect("a scratch database");
+    let (client, connection) = tokio_postgres::connect(db.url(), tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    client
+        .batch_execute("SET enable_seqscan = off")
+        .await
+        .expect("discourage sequential scans");
+    let queries = [
+        (
+            "a reservation by id",
+            "SELECT * FROM reservations WHERE id = '00000000-0000-4000-8000-000000000001'::uuid",
+        ),
+        (
+            "a driver's reservations, newest first",
+            "SELECT * FROM reservations WHERE user_id = '00000000-0000-4000-8000-000000000001'::uuid ORDER BY created_at DESC LIMIT 20",
+        ),
+        (
+            "a lot's window",
+            "SELECT * FROM reservations WHERE lot_id = '00000000-0000-4000-8000-000000000001'::uuid AND start_time < now() AND end_time > now() - interval '1 day'",
+        ),
+        (
+            "due holds",
+            "SELECT * FROM reservations WHERE status = 'held' AND hold_expires_at <= now() ORDER BY hold_expires_at LIMIT 500",
+        ),
+        (
+            "no-show candidates",
+            "SELECT * FROM reservations WHERE status = 'confirmed' AND start_time <= now() ORDER BY start_time LIMIT 500",
+        ),
+        (
+            "a spot's live holds",
+            "SELECT * FROM reservations WHERE lot_id = '00000000-0000-4000-8000-000000000001'::uuid AND spot_id = '00000000-0000-4000-8000-000000000001'::uuid AND blocking AND status = 'held'",
+        ),
+        (
+            "blocking rows of a lot",
+            "SELECT * FROM reservations WHERE blocking AND lot_id = '00000000-0000-4000-8000-000000000001'::uuid",
+        ),
+        (
+            "events after a cursor",
+            "SELECT * FROM events WHERE seq > 10 ORDER BY seq LIMIT 500",
+        ),
+        (
+            "a lot's newest event number",
+            "SELECT MAX(lot_seq) FROM events WHERE lot_id = '00000000-0000-4000-8000-000000000001'::uuid",
+        ),
+        (
+            "unnumbered events",
+            "SELECT id FROM events WHERE seq IS NULL ORDER BY id LIMIT 100",
+        ),
+        (
+            "a user by email",
+            "SELECT * FROM users WHERE lower(email) = lower('a@example.com')",
+        ),
+    ];
+    for (what, sql) in queries {
+        let plan: Vec<String> = client
+            .query(&format!("EXPLAIN {sql}"), &[])
+            .await
+            .expect("explain")
+            .iter()
+            .map(|r| r.get::<_, String>(0))
+            .collect();
+        let text = plan.join("\n");
+        assert!(
+            text.contains("Index") && !text.contains("Seq Scan"),
+            "{what} has no index:\n{text}"
+        );
+    }
+    backend.store.close().await.expect("close");
+}
+
+/// PostgreSQL only: two stores on one database (two instances) hear each
+/// other's lot changes and logouts, not their own; one job leader at a time,
+/// and another takes over when it goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_instances_hear_each_other_and_elect_one_leader() {
+    use parkd::store::ClusterChange;
+    let Some(backend) = Backend::postgres().await else {
+        return;
+    };
+    let url = backend
+        ._db
+        .as_ref()
+        .expect("a scratch database")
+        .url()
+        .to_owned();
+    let a = backend.store.clone();
+    let b = PgStore::connect(&url, None, PgOptions::default())
+        .await
+        .expect("second instance");
+    let a_cluster = a.cluster().expect("postgres is a cluster store");
+    let mut heard_by_a = a_cluster.changes();
+    let mut heard_by_b = b.cluster().expect("cluster").changes();
+    // Both listeners are connected once a notification round-trips.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+
+    let tenant = TenantRecord {
+        id: TenantId::new(),
+        name: "T".into(),
+        created_at: now(),
+    };
+    a.create_tenant(tenant.clone()).await.expect("tenant");
+    let lot = lot_record(tenant.id, 0);
+    a.insert_lot(lot.clone()).await.expect("lot");
+    let change = tokio::time::timeout(std::time::Duration::from_secs(5), heard_by_b.recv())
+        .await
+        .expect("b hears within 5 s")
+        .expect("a change");
+    assert_eq!(change, ClusterChange::Lot(lot.lot.id));
+    let stored = b
+        .cluster()
+        .expect("cluster")
+        .lot_snapshot(lot.lot.id, now())
+        .await
+        .expect("lot snapshot")
+        .expect("the lot");
+    assert_eq!(stored.lot, lot);
+
+    let jti = Uuid::new_v4();
+    let expires = now() + Duration::minutes(10);
+    b.revoke_access(jti, expires).await.expect("logout on b");
+    let change = tokio::time::timeout(std::time::Duration::from_secs(5), heard_by_a.recv())
+        .await
+        .expect("a hears within 5 s")
+        .expect("a change");
+    assert_eq!(
+        change,
+        ClusterChange::AccessRevoked {
+            jti,
+            expires_at: expires
+        }
+    );
+    // Neither heard its own change.
+    assert!(heard_by_a.try_recv().is_err());
+    assert!(heard_by_b.try_recv().is_err());
+
+    let a_leads = a_cluster.try_lead().await.expect("a tries");
+    let b_leads = b
+        .cluster()
+        .expect("cluster")
+        .try_lead()
+        .await
+        .expect("b tries");
+    assert!(
+        a_leads ^ b_leads,
+        "exactly one leads: a {a_leads}, b {b_leads}"
+    );
+    let (leader, other): (&dyn Store, &dyn Store) = if a_leads {
+        (a.as_ref(), &b)
+    } else {
+        (&b, a.as_ref())
+    };
+    assert!(
+        leader
+            .cluster()
+            .expect("cluster")
+            .try_lead()
+            .await
+            .expect("again")
+    );
+    assert!(
+        !other
+            .cluster()
+            .expect("cluster")
+            .try_lead()
+            .await
+            .expect("again")
+    );
+    leader.close().await.expect("the leader goes away");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !other
+        .cluster()
+        .expect("cluster")
+        .try_lead()
+        .await
+        .expect("take over")
+    {
+        assert!(std::time::Instant::now() < deadline, "nobody took over");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    b.close().await.expect("close");
+    a.close().await.expect("close");
+}
+
+/// PostgreSQL only: a transaction that meets a serialization failure or a
+/// deadlock runs again, anything else does not; a statement over the timeout
+/// is cancelled and reported as unavailable (503), not as a bug.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_retries_serialization_failures_and_times_statements_out() {
+    let Some(backend) = Backend::postgres().await else {
+        return;
+    };
+    let url = backend
+        ._db
+        .as_ref()
+        .expect("a scratch database")
+        .url()
+        .to_owned();
+    let store = PgStore::connect(
+        &url,
+        None,
+        PgOptions {
+            statement_timeout: std::time::Duration::from_millis(200),
+            ..PgOptions::default()
+        },
+    )
+    .await
+    .expect("connect");
+    for (code, expect_runs, expect_ok) in
+        [("40001", 2, true), ("40P01", 2, true), ("23505", 1, false)]
+    {
+        let runs = std::sync::atomic::AtomicU32::new(0);
+        let result: Result<(), StoreError> = parkd::pg_transaction!(store.pool(), tx => {
+            let run = runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if run == 0 {
+                tx.batch_execute(&format!(
+                    "DO $$ BEGIN RAISE EXCEPTION 'injected' USING ERRCODE = '{code}'; END $$"
+                ))
+                .await?;
+            }
+        });
+        assert_eq!(
+            runs.load(std::sync::atomic::Ordering::SeqCst),
+            expect_runs,
+            "SQLSTATE {code}"
+        );
+        assert_eq!(result.is_ok(), expect_ok, "SQLSTATE {code}: {result:?}");
+    }
+    let client = store.pool().get().await.expect("connection");
+    let slow = client
+        .batch_execute("SELECT pg_sleep(2)")
+        .await
+        .expect_err("cancelled by the statement timeout");
+    assert!(
+        matches!(
+            parkd::store::postgres::map_err(&slow),
+            StoreError::Unavailable(_)
+        ),
+        "{slow:?}"
+    );
+    drop(client);
+    store.close().await.expect("close");
+    backend.store.close().await.expect("close");
+}
