@@ -291,6 +291,17 @@ pub struct PaidStay {
     pub net: Money,
 }
 
+/// A Stripe event already acted on (its id is never acted on again).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcessedWebhook {
+    /// Stripe's event id.
+    pub event_id: String,
+    /// Its type, e.g. `payment_intent.succeeded`.
+    pub event_type: String,
+    /// When it was acted on.
+    pub processed_at: DateTime<Utc>,
+}
+
 /// Payments storage (a supertrait of [`super::interface::Store`]).
 #[async_trait]
 pub trait PaymentStore: Send + Sync {
@@ -342,4 +353,11 @@ pub trait PaymentStore: Send + Sync {
     async fn refunds_of(&self, payment: PaymentId) -> Result<Vec<RefundRecord>, StoreError>;
     /// Net takings per reservation of a lot whose stay starts in `window`.
     async fn paid_stays(&self, lot: LotId, window: Interval) -> Result<Vec<PaidStay>, StoreError>;
+    /// Processed webhook events with an id after `after` (all when `None`),
+    /// in id order, at most `limit` (for copying a database).
+    async fn processed_webhooks(
+        &self,
+        after: Option<String>,
+        limit: u32,
+    ) -> Result<Vec<ProcessedWebhook>, StoreError>;
 }

@@ -2,7 +2,9 @@
 //! SQLite in practice) into a city database, then verifies it.
 //!
 //! What is copied: tenants, users, lots, spots, rate cards, reservations (with
-//! their quotes) and the outbox's events. Not copied: refresh tokens (users
+//! their quotes), the outbox's events, and the payments part (lots' payment
+//! modes, payments, refunds, processed Stripe webhook ids: see the block at
+//! the end). Not copied: refresh tokens (users
 //! log in again), revoked access tokens (they expire within minutes) and
 //! stored idempotent answers (a retry after a migration books anew only if the
 //! spot is still free).
@@ -22,17 +24,21 @@ use std::fmt::Debug;
 
 use chrono::Utc;
 use deadpool_postgres::GenericClient;
-use parking_core::model::ReservationId;
+use parking_core::model::{LotId, ReservationId};
 use parking_core::pricing::Quote;
 use sha2::{Digest, Sha256};
 
 use super::events::SEQUENCER_LOCK;
+use super::rows::PAYMENT_COLUMNS;
 use super::rows::to_json;
-use super::sql::{execute, query_one, query_opt};
-use super::{Failure, PgStore, events, in_transaction, lots, reservations, users};
+use super::sql::{execute, query, query_one, query_opt};
+use super::{Failure, PgStore, events, in_transaction, lots, payments, reservations, users};
 use crate::store::StoreError;
 use crate::store::interface::{
     PageRequest, ReservationFilter, ReservationRecord, Scope, Store, StoredEvent, UserRecord,
+};
+use crate::store::payments::{
+    PaymentFilter, PaymentMode, PaymentRecord, PaymentStore, ProcessedWebhook, RefundRecord,
 };
 
 /// What one table's copy did.
@@ -64,6 +70,7 @@ struct Source {
     snapshot: crate::store::interface::Snapshot,
     reservations: Vec<ReservationRecord>,
     events: Vec<StoredEvent>,
+    payments: PaymentsSource,
 }
 
 const PAGE: u32 = 500;
@@ -119,6 +126,7 @@ async fn read_source(source: &dyn Store) -> Result<Source, StoreError> {
         snapshot: source.snapshot(Utc::now()).await?,
         reservations,
         events,
+        payments: read_payments(source).await?,
     })
 }
 
@@ -168,7 +176,8 @@ pub async fn migrate_data(
 ) -> Result<Vec<TableReport>, StoreError> {
     let data = read_source(source).await?;
     let now = Utc::now();
-    let copied: [usize; 7] = in_transaction!(target.pool(), tx => {
+    let source_lots: Vec<LotId> = data.snapshot.lots.iter().map(|l| l.lot.id).collect();
+    let (copied, copied_payments) = in_transaction!(target.pool(), tx => {
         let mut copied = [0usize; 7];
         for t in &data.tenants {
             if !exists(&tx, "SELECT 1 FROM tenants WHERE id = $1", t.id.as_uuid()).await? {
@@ -287,9 +296,13 @@ pub async fn migrate_data(
             .await?;
             copied[6] += 1;
         }
-        copied
+        // After the reservations: payments reference them.
+        let copied_payments = copy_payments(&tx, &data.payments, &source_lots).await?;
+        (copied, copied_payments)
     })?;
-    verify(&data, target, copied).await
+    let mut reports = verify(&data, target, copied).await?;
+    reports.extend(verify_payments(&data.payments, target, &source_lots, copied_payments).await?);
+    Ok(reports)
 }
 
 /// Reads every source record back from the target and compares.
@@ -426,5 +439,247 @@ async fn verify(
         checksum(data.events.iter().map(comparable_event)),
         checksum(events_back.iter().map(comparable_event)),
     );
+    Ok(reports)
+}
+
+// --- payments (migration 0004) -------------------------------------------------
+//
+// Lots' payment modes, payments, refunds and processed webhook ids. Copied in
+// the same transaction, after the reservations; verified like the other
+// tables (count and checksum of what the target reads back).
+
+/// The payments part of the source.
+struct PaymentsSource {
+    prepaid: BTreeSet<LotId>,
+    payments: Vec<PaymentRecord>,
+    refunds: Vec<RefundRecord>,
+    webhooks: Vec<ProcessedWebhook>,
+}
+
+async fn read_payments(source: &dyn Store) -> Result<PaymentsSource, StoreError> {
+    let mut payments = Vec::new();
+    for page in 1.. {
+        let (batch, total) = source
+            .list_payments(
+                Scope::All,
+                PaymentFilter::default(),
+                PageRequest {
+                    page,
+                    per_page: PAGE,
+                },
+            )
+            .await?;
+        let done = batch.is_empty() || payments.len() + batch.len() >= total as usize;
+        payments.extend(batch.into_iter().map(|v| v.payment));
+        if done {
+            break;
+        }
+    }
+    payments.sort_by_key(|p| (p.created_at, p.id.as_uuid()));
+    let mut refunds = Vec::new();
+    for p in &payments {
+        refunds.extend(source.refunds_of(p.id).await?);
+    }
+    let mut webhooks: Vec<ProcessedWebhook> = Vec::new();
+    loop {
+        let after = webhooks.last().map(|w| w.event_id.clone());
+        let batch = source.processed_webhooks(after, PAGE).await?;
+        if batch.is_empty() {
+            break;
+        }
+        webhooks.extend(batch);
+    }
+    Ok(PaymentsSource {
+        prepaid: source.prepaid_lots().await?.into_iter().collect(),
+        payments,
+        refunds,
+        webhooks,
+    })
+}
+
+fn mode_of(prepaid: &BTreeSet<LotId>, lot: LotId) -> PaymentMode {
+    if prepaid.contains(&lot) {
+        PaymentMode::Prepaid
+    } else {
+        PaymentMode::OnSite
+    }
+}
+
+/// A payment as compared: every field (the client secret too, which its
+/// `Debug` redacts; only a hash of it is ever shown).
+fn comparable_payment(p: &PaymentRecord) -> String {
+    format!(
+        "{} {} {} {} {:?} {:?} {} {:?} {} {:?} {:?} {:?} {} {}",
+        p.id,
+        p.reservation_id,
+        p.lot_id,
+        p.user_id,
+        p.purpose,
+        p.amount,
+        p.refunded,
+        p.status,
+        p.stripe_idempotency_key,
+        p.intent_id,
+        p.client_secret,
+        p.failure_reason,
+        p.created_at,
+        p.updated_at
+    )
+}
+
+/// Copies the payments part; returns what was written per table: modes,
+/// payments, refunds, webhook ids.
+async fn copy_payments<C: GenericClient>(
+    c: &C,
+    data: &PaymentsSource,
+    source_lots: &[LotId],
+) -> Result<[usize; 4], Failure> {
+    let mut copied = [0usize; 4];
+    for lot in source_lots {
+        let mode = mode_of(&data.prepaid, *lot);
+        copied[0] += usize::try_from(
+            execute(
+                c,
+                "UPDATE lots SET payment_mode = $2 WHERE id = $1 AND payment_mode <> $2",
+                &[&lot.as_uuid(), &mode.as_str()],
+            )
+            .await?,
+        )
+        .unwrap_or(usize::MAX);
+    }
+    for p in &data.payments {
+        let stored = query_opt(
+            c,
+            &format!(
+                "SELECT {PAYMENT_COLUMNS} FROM payments p JOIN lots l ON l.id = p.lot_id
+                 WHERE p.id = $1"
+            ),
+            &[&p.id.as_uuid()],
+        )
+        .await?
+        .as_ref()
+        .map(super::rows::payment)
+        .transpose()?;
+        match stored {
+            None => {
+                payments::insert_payment(c, p).await?;
+                copied[1] += 1;
+            }
+            // Changed in the source since the last run (settled, refunded…).
+            Some(view) if view.payment != *p => {
+                execute(
+                    c,
+                    "UPDATE payments SET refunded_amount = $2, status = $3, intent_id = $4,
+                         client_secret = $5, failure_reason = $6, updated_at = $7
+                     WHERE id = $1",
+                    &[
+                        &p.id.as_uuid(),
+                        &p.refunded,
+                        &p.status.as_str(),
+                        &p.intent_id,
+                        &p.client_secret,
+                        &p.failure_reason,
+                        &p.updated_at,
+                    ],
+                )
+                .await?;
+                copied[1] += 1;
+            }
+            Some(_) => {}
+        }
+    }
+    for r in &data.refunds {
+        if !exists(c, "SELECT 1 FROM refunds WHERE id = $1", r.id).await? {
+            payments::insert_refund(c, r).await?;
+            copied[2] += 1;
+        }
+    }
+    for w in &data.webhooks {
+        let inserted = execute(
+            c,
+            "INSERT INTO processed_webhook_events (event_id, event_type, processed_at)
+             VALUES ($1, $2, $3) ON CONFLICT (event_id) DO NOTHING",
+            &[&w.event_id, &w.event_type, &w.processed_at],
+        )
+        .await?;
+        copied[3] += usize::try_from(inserted).unwrap_or(usize::MAX);
+    }
+    Ok(copied)
+}
+
+/// Reads the payments part back from the target and compares.
+async fn verify_payments(
+    data: &PaymentsSource,
+    target: &PgStore,
+    source_lots: &[LotId],
+    copied: [usize; 4],
+) -> Result<Vec<TableReport>, StoreError> {
+    let mut reports = Vec::new();
+    let target_prepaid: BTreeSet<LotId> = target.prepaid_lots().await?.into_iter().collect();
+    let modes = |prepaid: &BTreeSet<LotId>| {
+        checksum(
+            source_lots
+                .iter()
+                .map(|lot| format!("{lot} {:?}", mode_of(prepaid, *lot))),
+        )
+    };
+    reports.push(TableReport {
+        table: "payment_modes",
+        source: source_lots.len(),
+        copied: copied[0],
+        source_checksum: modes(&data.prepaid),
+        target_checksum: modes(&target_prepaid),
+    });
+    let mut payments_back = Vec::new();
+    let mut refunds_back = Vec::new();
+    for p in &data.payments {
+        payments_back.extend(target.payment(p.id).await?.map(|v| v.payment));
+        refunds_back.extend(target.refunds_of(p.id).await?);
+    }
+    reports.push(TableReport {
+        table: "payments",
+        source: data.payments.len(),
+        copied: copied[1],
+        source_checksum: checksum(data.payments.iter().map(comparable_payment)),
+        target_checksum: checksum(payments_back.iter().map(comparable_payment)),
+    });
+    reports.push(TableReport {
+        table: "refunds",
+        source: data.refunds.len(),
+        copied: copied[2],
+        source_checksum: checksum(&data.refunds),
+        target_checksum: checksum(&refunds_back),
+    });
+    let client = target
+        .pool()
+        .get()
+        .await
+        .map_err(|e| Failure::from(e).into_store())?;
+    let ids: Vec<String> = data.webhooks.iter().map(|w| w.event_id.clone()).collect();
+    let webhooks_back = query(
+        &client,
+        "SELECT event_id, event_type, processed_at FROM processed_webhook_events
+         WHERE event_id = ANY($1)",
+        &[&ids],
+    )
+    .await
+    .map_err(Failure::into_store)?
+    .iter()
+    .map(|row| {
+        Ok(ProcessedWebhook {
+            event_id: row.try_get(0)?,
+            event_type: row.try_get(1)?,
+            processed_at: row.try_get(2)?,
+        })
+    })
+    .collect::<Result<Vec<_>, Failure>>()
+    .map_err(Failure::into_store)?;
+    reports.push(TableReport {
+        table: "webhook_events",
+        source: data.webhooks.len(),
+        copied: copied[3],
+        source_checksum: checksum(&data.webhooks),
+        target_checksum: checksum(&webhooks_back),
+    });
     Ok(reports)
 }

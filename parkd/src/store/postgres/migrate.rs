@@ -42,6 +42,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "event_cursor",
         sql: include_str!("../../../../migrations/postgres/0002_event_cursor.sql"),
     },
+    Migration {
+        version: 4,
+        name: "payments",
+        sql: include_str!("../../../../migrations/postgres/0004_payments.sql"),
+    },
 ];
 
 /// The advisory lock key held while migrating (session-scoped).

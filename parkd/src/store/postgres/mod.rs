@@ -6,7 +6,7 @@
 //!   order under an advisory lock, recorded in `schema_migrations`; a newer
 //!   schema is refused.
 //! - [`rows`]: the one place where rows become domain values.
-//! - `users`, `lots`, `reservations`, `events`: the SQL of each part, as
+//! - `users`, `lots`, `reservations`, `events`, `payments`: the SQL of each part, as
 //!   functions over a [`tokio_postgres::GenericClient`].
 //! - [`store`]: [`PgStore`], the [`Store`](super::interface::Store) over a
 //!   connection pool, with a transaction helper ([`in_transaction!`]) that
@@ -38,6 +38,7 @@ pub mod store;
 
 mod events;
 mod lots;
+mod payments;
 mod reservations;
 mod users;
 

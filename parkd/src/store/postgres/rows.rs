@@ -7,8 +7,8 @@
 
 use chrono::{DateTime, Utc};
 use parking_core::model::{
-    BookingRules, Currency, GeoPoint, Interval, Lot, LotId, Money, Reservation, ReservationId,
-    ReservationStatus, Spot, SpotId, TenantId, UserId,
+    BookingRules, Currency, GeoPoint, Interval, Lot, LotId, Money, PaymentId, Reservation,
+    ReservationId, ReservationStatus, Spot, SpotId, TenantId, UserId,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -20,6 +20,9 @@ use crate::auth::Role;
 use crate::store::StoreError;
 use crate::store::interface::{
     IdempotencyRecord, LotRecord, ReservationRecord, StoredEvent, TenantRecord, UserRecord,
+};
+use crate::store::payments::{
+    PaidStay, PaymentPurpose, PaymentRecord, PaymentStatus, PaymentView, RefundRecord,
 };
 
 /// Stored data that does not parse: a bug or a hand-edited row.
@@ -189,6 +192,69 @@ pub fn idempotency(row: &Row, user_id: UserId, key: &str) -> Result<IdempotencyR
         status: u16::try_from(status).map_err(|e| corrupt("status code", e))?,
         response_json: row.try_get(2)?,
         created_at: row.try_get(3)?,
+    })
+}
+
+// --- payments (migration 0004) ------------------------------------------------
+
+/// Columns of [`payment`] over `payments p JOIN lots l`, in order.
+pub const PAYMENT_COLUMNS: &str = "p.id, p.reservation_id, p.lot_id, p.user_id, p.purpose, \
+     p.amount, p.currency, p.refunded_amount, p.status, p.stripe_idempotency_key, p.intent_id, \
+     p.client_secret, p.failure_reason, p.created_at, p.updated_at, l.tenant_id";
+
+/// A payment row with its lot's tenant.
+pub fn payment(row: &Row) -> Result<PaymentView, Failure> {
+    let currency: Currency = parse("currency", &row.try_get::<_, String>(6)?)?;
+    let purpose: String = row.try_get(4)?;
+    let status: String = row.try_get(8)?;
+    Ok(PaymentView {
+        payment: PaymentRecord {
+            id: PaymentId::from_uuid(row.try_get(0)?),
+            reservation_id: ReservationId::from_uuid(row.try_get(1)?),
+            lot_id: LotId::from_uuid(row.try_get(2)?),
+            user_id: UserId::from_uuid(row.try_get(3)?),
+            purpose: PaymentPurpose::parse(&purpose)
+                .ok_or_else(|| corrupt("payment purpose", &purpose))?,
+            amount: Money::new(row.try_get(5)?, currency),
+            refunded: row.try_get(7)?,
+            status: PaymentStatus::parse(&status)
+                .ok_or_else(|| corrupt("payment status", &status))?,
+            stripe_idempotency_key: row.try_get(9)?,
+            intent_id: row.try_get(10)?,
+            client_secret: row.try_get(11)?,
+            failure_reason: row.try_get(12)?,
+            created_at: row.try_get(13)?,
+            updated_at: row.try_get(14)?,
+        },
+        tenant_id: TenantId::from_uuid(row.try_get(15)?),
+    })
+}
+
+/// Columns of [`refund`], in order.
+pub const REFUND_COLUMNS: &str =
+    "id, payment_id, stripe_refund_id, amount, currency, reason, created_at";
+
+/// A `refunds` row.
+pub fn refund(row: &Row) -> Result<RefundRecord, Failure> {
+    let currency: Currency = parse("currency", &row.try_get::<_, String>(4)?)?;
+    Ok(RefundRecord {
+        id: row.try_get(0)?,
+        payment_id: PaymentId::from_uuid(row.try_get(1)?),
+        stripe_refund_id: row.try_get(2)?,
+        amount: Money::new(row.try_get(3)?, currency),
+        reason: row.try_get(5)?,
+        created_at: row.try_get(6)?,
+    })
+}
+
+/// A paid stay (`reservation id, start, end, currency, net`).
+pub fn paid_stay(row: &Row) -> Result<PaidStay, Failure> {
+    let currency: Currency = parse("currency", &row.try_get::<_, String>(3)?)?;
+    Ok(PaidStay {
+        reservation_id: ReservationId::from_uuid(row.try_get(0)?),
+        interval: Interval::new(row.try_get(1)?, row.try_get(2)?)
+            .map_err(|e| corrupt("reservation interval", e))?,
+        net: Money::new(row.try_get(4)?, currency),
     })
 }
 

@@ -112,9 +112,22 @@ impl PgStore {
         &self.pool
     }
 
+    /// The pool analytics reads go to (a replica's, or the primary's).
+    pub(super) fn read_pool(&self) -> &Pool {
+        &self.read_pool
+    }
+
+    /// This instance's id, recorded as the origin of the events it writes.
+    pub(super) fn instance(&self) -> Uuid {
+        self.instance
+    }
+
     /// Wakes this instance's dispatcher and tells the others, after a write
     /// with events committed.
-    fn committed_events<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+    pub(super) fn committed_events<T>(
+        &self,
+        result: Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         if result.is_ok() {
             self.events_written.notify_one();
             self.tell_others.notify_one();
@@ -125,7 +138,11 @@ impl PgStore {
     /// Tells the other instances that `lot` changed, when the transaction
     /// commits (NOTIFY is transactional). Lot changes are rare: the commit
     /// serialisation NOTIFY brings costs nothing here.
-    async fn notify_lot<C: GenericClient>(&self, c: &C, lot: LotId) -> Result<(), Failure> {
+    pub(super) async fn notify_lot<C: GenericClient>(
+        &self,
+        c: &C,
+        lot: LotId,
+    ) -> Result<(), Failure> {
         execute(
             c,
             "SELECT pg_notify($1, $2)",
@@ -540,12 +557,12 @@ impl Store for PgStore {
 const OWN_EVENTS_KEPT: usize = 100_000;
 
 /// Whether the no-overlap constraint refused the write.
-fn is_overlap(result: &Result<(), StoreError>) -> bool {
+pub(super) fn is_overlap<T>(result: &Result<T, StoreError>) -> bool {
     matches!(result, Err(StoreError::Conflict(m)) if m == "reservation_overlap")
 }
 
 impl PgStore {
-    async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
+    pub(super) async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
         self.pool
             .get()
             .await

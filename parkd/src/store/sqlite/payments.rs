@@ -19,7 +19,7 @@ use crate::store::StoreError;
 use crate::store::interface::{IdempotencyRecord, PageRequest, Scope, Store};
 use crate::store::payments::{
     ChangeOutcome, PaidStay, PaymentChange, PaymentFilter, PaymentMode, PaymentPurpose,
-    PaymentRecord, PaymentStatus, PaymentStore, PaymentView, RefundRecord,
+    PaymentRecord, PaymentStatus, PaymentStore, PaymentView, ProcessedWebhook, RefundRecord,
 };
 
 const COLUMNS: &str = "p.id, p.reservation_id, p.lot_id, p.user_id, p.purpose, p.amount, p.currency, \
@@ -485,6 +485,34 @@ impl PaymentStore for SqliteStore {
         self.db()
             .readers()
             .read(move |conn| paid_stays(conn, lot, window))
+            .await
+    }
+
+    async fn processed_webhooks(
+        &self,
+        after: Option<String>,
+        limit: u32,
+    ) -> Result<Vec<ProcessedWebhook>, StoreError> {
+        self.db()
+            .readers()
+            .read(move |conn| {
+                let mut stmt = conn
+                    .prepare(
+                        "SELECT event_id, event_type, processed_us FROM processed_webhook_events
+                         WHERE ?1 IS NULL OR event_id > ?1 ORDER BY event_id LIMIT ?2",
+                    )
+                    .map_err(map_err)?;
+                stmt.query_map(params![after, i64::from(limit)], |row| {
+                    Ok(ProcessedWebhook {
+                        event_id: row.get(0)?,
+                        event_type: row.get(1)?,
+                        processed_at: instant(row.get(2)?)?,
+                    })
+                })
+                .map_err(map_err)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(map_err)
+            })
             .await
     }
 }
