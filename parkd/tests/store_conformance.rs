@@ -16,14 +16,18 @@ use parkd::store::interface::{
     IdempotencyRecord, LotRecord, PageRequest, RefreshRecord, ReservationFilter, RotateOutcome,
     Scope, Store, TenantRecord, UserRecord,
 };
+use parkd::store::payments::{
+    ChangeOutcome, PaidStay, PaymentChange, PaymentFilter, PaymentMode, PaymentPurpose,
+    PaymentRecord, PaymentStatus, RefundRecord, ReservationChange,
+};
 use parkd::store::postgres::scratch::ScratchDatabase;
 use parkd::store::postgres::{PgOptions, PgStore};
 use parkd::store::sqlite::store::SqliteStore;
 use parkd::store::sqlite::{SqliteDb, SqliteOptions};
 use parking_core::events::{DomainEvent, ReleaseReason};
 use parking_core::model::{
-    BookingRules, Currency, GeoPoint, Interval, Lot, LotId, Money, OperatingHours, Reservation,
-    ReservationId, ReservationStatus, Spot, SpotId, SpotKind, TenantId, UserId,
+    BookingRules, Currency, GeoPoint, Interval, Lot, LotId, Money, OperatingHours, PaymentId,
+    Reservation, ReservationId, ReservationStatus, Spot, SpotId, SpotKind, TenantId, UserId,
 };
 use parking_core::pricing::{Quote, RateCard};
 use uuid::Uuid;
@@ -112,6 +116,12 @@ conformance!(
     events_are_numbered_per_lot_and_scoped,
     concurrent_bookings_of_one_spot_admit_exactly_one,
     schema_is_current,
+    payments_record_intents_and_list_in_scope,
+    a_lot_keeps_its_payment_mode_across_updates,
+    settling_is_idempotent_by_webhook_event_id,
+    a_stale_payment_step_writes_nothing,
+    refunds_are_bounded_by_the_amount_paid,
+    revenue_is_what_payments_took_net_of_refunds,
 );
 
 // --- fixtures -----------------------------------------------------------------
@@ -1358,4 +1368,595 @@ async fn postgres_retries_serialization_failures_and_times_statements_out() {
     drop(client);
     store.close().await.expect("close");
     backend.store.close().await.expect("close");
+}
+
+// --- payments -------------------------------------------------------------------
+
+/// A `pending` payment of `amount` for `r`.
+fn pending_payment(r: &Reservation, purpose: PaymentPurpose, amount: i64) -> PaymentRecord {
+    let id = PaymentId::new();
+    PaymentRecord {
+        id,
+        reservation_id: r.id,
+        lot_id: r.lot_id,
+        user_id: r.user_id,
+        purpose,
+        amount: eur(amount),
+        refunded: 0,
+        status: PaymentStatus::Pending,
+        stripe_idempotency_key: format!("payment-{id}"),
+        intent_id: None,
+        client_secret: None,
+        failure_reason: None,
+        created_at: now(),
+        updated_at: now(),
+    }
+}
+
+fn processed(p: &PaymentRecord) -> DomainEvent {
+    DomainEvent::PaymentProcessed {
+        payment_id: p.id,
+        reservation_id: p.reservation_id,
+        lot_id: p.lot_id,
+        amount: p.amount,
+    }
+}
+
+/// A held booking of `r` with its pending payment (one transaction).
+async fn hold_with_payment(store: &dyn Store, r: &Reservation, p: &PaymentRecord) {
+    store
+        .insert_reservation_with_payment(r.clone(), Some(quote_for(r)), booked(r), p.clone())
+        .await
+        .expect("hold with payment");
+}
+
+/// The step a `payment_intent.succeeded` webhook writes: the payment succeeds,
+/// the hold is confirmed, `PaymentProcessed` is written.
+fn settle_change(event_id: &str, r: &Reservation, p: &PaymentRecord) -> PaymentChange {
+    let mut paid = p.clone();
+    paid.status = PaymentStatus::Succeeded;
+    paid.updated_at = now();
+    let mut confirmed = r.clone();
+    confirmed.status = ReservationStatus::Confirmed;
+    confirmed.hold_expires_at = None;
+    PaymentChange {
+        webhook_event: Some((event_id.into(), "payment_intent.succeeded".into())),
+        updates: vec![(paid.clone(), PaymentStatus::Pending)],
+        reservation: Some(ReservationChange {
+            reservation: confirmed,
+            expected: ReservationStatus::Held,
+            quote: None,
+        }),
+        events: vec![processed(&paid)],
+        ..PaymentChange::default()
+    }
+}
+
+async fn event_count(store: &dyn Store) -> usize {
+    store
+        .events_after(0, None, None, 1000)
+        .await
+        .expect("events")
+        .len()
+}
+
+async fn payments_record_intents_and_list_in_scope(store: Arc<dyn Store>) {
+    let f = seed(store.as_ref()).await;
+    let r = f.reservation(f.spots[0], 0, 2 * H, ReservationStatus::Held);
+    let p = pending_payment(&r, PaymentPurpose::Booking, 500);
+    let before = event_count(store.as_ref()).await;
+    hold_with_payment(store.as_ref(), &r, &p).await;
+    assert_eq!(event_count(store.as_ref()).await, before + 1);
+    let view = store.payment(p.id).await.expect("read").expect("stored");
+    assert_eq!(view.payment, p);
+    assert_eq!(view.tenant_id, f.tenant);
+    assert_eq!(
+        store
+            .reservation(r.id)
+            .await
+            .expect("read")
+            .map(|x| x.reservation),
+        Some(r.clone())
+    );
+
+    // Stripe answered: the intent and the idempotent answer, together.
+    let answer = IdempotencyRecord {
+        user_id: f.user,
+        key: "pay-1".into(),
+        request_hash: "h".into(),
+        status: 201,
+        response_json: "{}".into(),
+        created_at: now(),
+    };
+    store
+        .attach_intent(
+            p.id,
+            "pi_1".into(),
+            Some("pi_1_secret".into()),
+            Some(answer.clone()),
+        )
+        .await
+        .expect("attach");
+    let by_intent = store
+        .payment_by_intent("pi_1".into())
+        .await
+        .expect("read")
+        .expect("found by intent");
+    assert_eq!(by_intent.payment.id, p.id);
+    assert_eq!(by_intent.payment.intent_id.as_deref(), Some("pi_1"));
+    assert_eq!(
+        by_intent.payment.client_secret.as_deref(),
+        Some("pi_1_secret")
+    );
+    assert_eq!(by_intent.payment.status, PaymentStatus::Pending);
+    assert_eq!(
+        store
+            .idempotent_response(f.user, "pay-1".into())
+            .await
+            .expect("read"),
+        Some(answer)
+    );
+    // The same intent again is fine (a retried answer); another one is not.
+    store
+        .attach_intent(p.id, "pi_1".into(), None, None)
+        .await
+        .expect("same intent again");
+    let err = store
+        .attach_intent(p.id, "pi_2".into(), None, None)
+        .await
+        .expect_err("a second intent");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(
+        store.payment_by_intent("pi_2".into()).await.expect("read"),
+        None
+    );
+
+    // A hold refused for overlap leaves no payment behind.
+    let clash = f.reservation(f.spots[0], H, 3 * H, ReservationStatus::Held);
+    let orphan = pending_payment(&clash, PaymentPurpose::Booking, 500);
+    let refused = store
+        .insert_reservation_with_payment(
+            clash.clone(),
+            Some(quote_for(&clash)),
+            booked(&clash),
+            orphan.clone(),
+        )
+        .await;
+    assert!(is_overlap(refused));
+    assert_eq!(store.payment(orphan.id).await.expect("read"), None);
+
+    // A second payment (an extension's) is listed after the first.
+    let mut extension = pending_payment(&r, PaymentPurpose::Extension, 120);
+    extension.created_at = p.created_at + Duration::seconds(1);
+    let outcome = store
+        .apply_payment_change(PaymentChange {
+            insert: Some(extension.clone()),
+            ..PaymentChange::default()
+        })
+        .await
+        .expect("insert");
+    assert_eq!(outcome, ChangeOutcome::Applied);
+    let of: Vec<PaymentId> = store
+        .payments_of(r.id)
+        .await
+        .expect("payments of")
+        .iter()
+        .map(|x| x.id)
+        .collect();
+    assert_eq!(of, vec![p.id, extension.id]);
+
+    let page = PageRequest {
+        page: 1,
+        per_page: 10,
+    };
+    let listed = |scope: Scope, filter: PaymentFilter| {
+        let store = Arc::clone(&store);
+        async move {
+            let (rows, total) = store
+                .list_payments(scope, filter, page)
+                .await
+                .expect("list");
+            (
+                rows.into_iter().map(|v| v.payment.id).collect::<Vec<_>>(),
+                total,
+            )
+        }
+    };
+    // Newest first.
+    assert_eq!(
+        listed(Scope::Tenant(f.tenant), PaymentFilter::default()).await,
+        (vec![extension.id, p.id], 2)
+    );
+    assert_eq!(
+        listed(Scope::User(f.user), PaymentFilter::default()).await,
+        (vec![extension.id, p.id], 2)
+    );
+    assert_eq!(
+        listed(Scope::Tenant(TenantId::new()), PaymentFilter::default()).await,
+        (vec![], 0)
+    );
+    assert_eq!(
+        listed(Scope::User(UserId::new()), PaymentFilter::default()).await,
+        (vec![], 0)
+    );
+    let only_lot = |lot| PaymentFilter {
+        lot_id: Some(lot),
+        ..PaymentFilter::default()
+    };
+    assert_eq!(listed(Scope::All, only_lot(f.buffered)).await, (vec![], 0));
+    assert_eq!(listed(Scope::All, only_lot(f.lot)).await.1, 2);
+    let paid = PaymentFilter {
+        status: Some(PaymentStatus::Succeeded),
+        ..PaymentFilter::default()
+    };
+    assert_eq!(listed(Scope::All, paid).await, (vec![], 0));
+    let since = PaymentFilter {
+        from: Some(extension.created_at),
+        ..PaymentFilter::default()
+    };
+    assert_eq!(listed(Scope::All, since).await, (vec![extension.id], 1));
+    let before_ext = PaymentFilter {
+        to: Some(extension.created_at),
+        ..PaymentFilter::default()
+    };
+    assert_eq!(listed(Scope::All, before_ext).await, (vec![p.id], 1));
+    let second_page = store
+        .list_payments(
+            Scope::All,
+            PaymentFilter::default(),
+            PageRequest {
+                page: 2,
+                per_page: 1,
+            },
+        )
+        .await
+        .expect("page 2");
+    assert_eq!(
+        second_page
+            .0
+            .iter()
+            .map(|v| v.payment.id)
+            .collect::<Vec<_>>(),
+        vec![p.id]
+    );
+    assert_eq!(second_page.1, 2);
+}
+
+async fn a_lot_keeps_its_payment_mode_across_updates(store: Arc<dyn Store>) {
+    let f = seed(store.as_ref()).await;
+    assert_eq!(store.prepaid_lots().await.expect("prepaid"), vec![]);
+    store
+        .set_payment_mode(f.lot, PaymentMode::Prepaid)
+        .await
+        .expect("prepaid");
+    assert_eq!(store.prepaid_lots().await.expect("prepaid"), vec![f.lot]);
+    // Editing the lot does not reset its mode.
+    let snapshot = store.snapshot(now()).await.expect("snapshot");
+    let mut lot = snapshot
+        .lots
+        .iter()
+        .find(|l| l.lot.id == f.lot)
+        .expect("the lot")
+        .lot
+        .clone();
+    lot.name = "Renamed".into();
+    store.update_lot(lot).await.expect("update");
+    assert_eq!(store.prepaid_lots().await.expect("prepaid"), vec![f.lot]);
+    store
+        .set_payment_mode(f.lot, PaymentMode::OnSite)
+        .await
+        .expect("on site");
+    assert_eq!(store.prepaid_lots().await.expect("prepaid"), vec![]);
+    let err = store
+        .set_payment_mode(LotId::new(), PaymentMode::Prepaid)
+        .await
+        .expect_err("no such lot");
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+}
+
+async fn settling_is_idempotent_by_webhook_event_id(store: Arc<dyn Store>) {
+    let f = seed(store.as_ref()).await;
+    let r = f.reservation(f.spots[1], 0, H, ReservationStatus::Held);
+    let p = pending_payment(&r, PaymentPurpose::Booking, 500);
+    hold_with_payment(store.as_ref(), &r, &p).await;
+    let before = event_count(store.as_ref()).await;
+
+    let outcome = store
+        .apply_payment_change(settle_change("evt_1", &r, &p))
+        .await
+        .expect("settle");
+    assert_eq!(outcome, ChangeOutcome::Applied);
+    let stored = store.payment(p.id).await.expect("read").expect("payment");
+    assert_eq!(stored.payment.status, PaymentStatus::Succeeded);
+    assert_eq!(
+        store
+            .reservation(r.id)
+            .await
+            .expect("read")
+            .expect("res")
+            .reservation
+            .status,
+        ReservationStatus::Confirmed
+    );
+    let events = store
+        .events_after(0, None, None, 1000)
+        .await
+        .expect("events");
+    assert_eq!(events.len(), before + 1);
+    assert_eq!(
+        events.last().map(|e| e.event_type.as_str()),
+        Some(processed(&p).type_name())
+    );
+
+    // The same Stripe event again, in any form: nothing is written, not even
+    // a step that would otherwise conflict.
+    let again = store
+        .apply_payment_change(settle_change("evt_1", &r, &p))
+        .await
+        .expect("a redelivery is no error");
+    assert_eq!(again, ChangeOutcome::Duplicate);
+    let mut refund_all = stored.payment.clone();
+    refund_all.refunded = 500;
+    refund_all.status = PaymentStatus::Refunded;
+    let other_step = PaymentChange {
+        webhook_event: Some(("evt_1".into(), "charge.refunded".into())),
+        updates: vec![(refund_all, PaymentStatus::Succeeded)],
+        events: vec![processed(&p)],
+        ..PaymentChange::default()
+    };
+    assert_eq!(
+        store.apply_payment_change(other_step).await.expect("dup"),
+        ChangeOutcome::Duplicate
+    );
+    assert_eq!(store.payment(p.id).await.expect("read"), Some(stored));
+    assert_eq!(event_count(store.as_ref()).await, before + 1);
+}
+
+async fn a_stale_payment_step_writes_nothing(store: Arc<dyn Store>) {
+    let f = seed(store.as_ref()).await;
+    let r = f.reservation(f.spots[2], 0, H, ReservationStatus::Held);
+    let p = pending_payment(&r, PaymentPurpose::Booking, 500);
+    hold_with_payment(store.as_ref(), &r, &p).await;
+    let before = event_count(store.as_ref()).await;
+
+    // The reservation is no longer held: the whole step is refused, the
+    // webhook id included, so a later delivery is still acted on.
+    let mut stale = settle_change("evt_stale", &r, &p);
+    if let Some(change) = stale.reservation.as_mut() {
+        change.expected = ReservationStatus::Confirmed;
+    }
+    let err = store
+        .apply_payment_change(stale)
+        .await
+        .expect_err("the reservation changed");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    // The payment is not the one expected either.
+    let mut wrong = settle_change("evt_stale", &r, &p);
+    wrong.updates[0].1 = PaymentStatus::Failed;
+    let err = store
+        .apply_payment_change(wrong)
+        .await
+        .expect_err("the payment changed");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(
+        store.payment(p.id).await.expect("read").map(|v| v.payment),
+        Some(p.clone())
+    );
+    assert_eq!(
+        store
+            .reservation(r.id)
+            .await
+            .expect("read")
+            .map(|x| x.reservation),
+        Some(r.clone())
+    );
+    assert_eq!(event_count(store.as_ref()).await, before);
+    assert_eq!(
+        store
+            .apply_payment_change(settle_change("evt_stale", &r, &p))
+            .await
+            .expect("now it applies"),
+        ChangeOutcome::Applied
+    );
+}
+
+fn refund_of(p: &PaymentRecord, amount: i64, stripe_id: &str) -> RefundRecord {
+    RefundRecord {
+        id: Uuid::new_v4(),
+        payment_id: p.id,
+        stripe_refund_id: Some(stripe_id.into()),
+        amount: eur(amount),
+        reason: "operator".into(),
+        created_at: now(),
+    }
+}
+
+/// The payment after refunding `total` in all.
+fn refunded_to(p: &PaymentRecord, total: i64) -> PaymentRecord {
+    let mut next = p.clone();
+    next.refunded = total;
+    next.status = p.status_after_refunds(total);
+    next.updated_at = now();
+    next
+}
+
+async fn refunds_are_bounded_by_the_amount_paid(store: Arc<dyn Store>) {
+    let f = seed(store.as_ref()).await;
+    let r = f.reservation(f.spots[3], 0, H, ReservationStatus::Held);
+    let p = pending_payment(&r, PaymentPurpose::Booking, 500);
+    hold_with_payment(store.as_ref(), &r, &p).await;
+    store
+        .apply_payment_change(settle_change("evt_paid", &r, &p))
+        .await
+        .expect("settle");
+    let paid = store.payment(p.id).await.expect("read").expect("p").payment;
+    assert_eq!(paid.refundable(), 500);
+
+    let part = refund_of(&paid, 200, "re_1");
+    let partly = refunded_to(&paid, 200);
+    store
+        .apply_payment_change(PaymentChange {
+            updates: vec![(partly.clone(), PaymentStatus::Succeeded)],
+            refunds: vec![part.clone()],
+            ..PaymentChange::default()
+        })
+        .await
+        .expect("partial refund");
+    let stored = store.payment(p.id).await.expect("read").expect("p").payment;
+    assert_eq!(stored.status, PaymentStatus::PartiallyRefunded);
+    assert_eq!(stored.refunded, 200);
+    assert_eq!(stored.refundable(), 300);
+    assert_eq!(
+        store.refunds_of(p.id).await.expect("refunds"),
+        vec![part.clone()]
+    );
+
+    // More than was paid: refused by the store, and nothing is written.
+    let mut too_much = refund_of(&stored, 400, "re_2");
+    too_much.created_at = now() + Duration::seconds(1);
+    let err = store
+        .apply_payment_change(PaymentChange {
+            updates: vec![(refunded_to(&stored, 600), PaymentStatus::PartiallyRefunded)],
+            refunds: vec![too_much.clone()],
+            ..PaymentChange::default()
+        })
+        .await
+        .expect_err("refunded beyond the amount");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(
+        store.payment(p.id).await.expect("read").map(|v| v.payment),
+        Some(stored.clone())
+    );
+    assert_eq!(
+        store.refunds_of(p.id).await.expect("refunds"),
+        vec![part.clone()]
+    );
+
+    // The same Stripe refund twice is refused.
+    let err = store
+        .apply_payment_change(PaymentChange {
+            updates: vec![(refunded_to(&stored, 300), PaymentStatus::PartiallyRefunded)],
+            refunds: vec![refund_of(&stored, 100, "re_1")],
+            ..PaymentChange::default()
+        })
+        .await
+        .expect_err("a Stripe refund id once");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+
+    // The rest, exactly.
+    let rest = RefundRecord {
+        created_at: now() + Duration::seconds(2),
+        ..refund_of(&stored, 300, "re_3")
+    };
+    store
+        .apply_payment_change(PaymentChange {
+            updates: vec![(refunded_to(&stored, 500), PaymentStatus::PartiallyRefunded)],
+            refunds: vec![rest.clone()],
+            ..PaymentChange::default()
+        })
+        .await
+        .expect("refund the rest");
+    let done = store.payment(p.id).await.expect("read").expect("p").payment;
+    assert_eq!(done.status, PaymentStatus::Refunded);
+    assert_eq!(done.refundable(), 0);
+    assert_eq!(
+        store.refunds_of(p.id).await.expect("refunds"),
+        vec![part, rest]
+    );
+}
+
+async fn revenue_is_what_payments_took_net_of_refunds(store: Arc<dyn Store>) {
+    let f = seed(store.as_ref()).await;
+    // Paid 500, refunded 200, then an extension of 120 paid: net 420.
+    let a = f.reservation(f.spots[0], 0, H, ReservationStatus::Held);
+    let pa = pending_payment(&a, PaymentPurpose::Booking, 500);
+    hold_with_payment(store.as_ref(), &a, &pa).await;
+    store
+        .apply_payment_change(settle_change("evt_a", &a, &pa))
+        .await
+        .expect("settle a");
+    let paid_a = store
+        .payment(pa.id)
+        .await
+        .expect("read")
+        .expect("a")
+        .payment;
+    store
+        .apply_payment_change(PaymentChange {
+            updates: vec![(refunded_to(&paid_a, 200), PaymentStatus::Succeeded)],
+            refunds: vec![refund_of(&paid_a, 200, "re_a")],
+            ..PaymentChange::default()
+        })
+        .await
+        .expect("refund a");
+    let mut ext = pending_payment(&a, PaymentPurpose::Extension, 120);
+    ext.status = PaymentStatus::Succeeded;
+    store
+        .apply_payment_change(PaymentChange {
+            insert: Some(ext),
+            ..PaymentChange::default()
+        })
+        .await
+        .expect("extension paid");
+    // Still pending: not revenue.
+    let b = f.reservation(f.spots[1], 2 * H, 3 * H, ReservationStatus::Held);
+    hold_with_payment(
+        store.as_ref(),
+        &b,
+        &pending_payment(&b, PaymentPurpose::Booking, 700),
+    )
+    .await;
+    // Paid, but the stay starts after the window.
+    let c = f.reservation(f.spots[2], 30 * H, 31 * H, ReservationStatus::Held);
+    let pc = pending_payment(&c, PaymentPurpose::Booking, 900);
+    hold_with_payment(store.as_ref(), &c, &pc).await;
+    store
+        .apply_payment_change(settle_change("evt_c", &c, &pc))
+        .await
+        .expect("settle c");
+    // Refunded in full: counted as 0.
+    let d = f.reservation(f.spots[3], 4 * H, 5 * H, ReservationStatus::Held);
+    let pd = pending_payment(&d, PaymentPurpose::Booking, 300);
+    hold_with_payment(store.as_ref(), &d, &pd).await;
+    store
+        .apply_payment_change(settle_change("evt_d", &d, &pd))
+        .await
+        .expect("settle d");
+    let paid_d = store
+        .payment(pd.id)
+        .await
+        .expect("read")
+        .expect("d")
+        .payment;
+    store
+        .apply_payment_change(PaymentChange {
+            updates: vec![(refunded_to(&paid_d, 300), PaymentStatus::Succeeded)],
+            refunds: vec![refund_of(&paid_d, 300, "re_d")],
+            ..PaymentChange::default()
+        })
+        .await
+        .expect("refund d");
+
+    let window = Interval::new(f.base, f.base + Duration::hours(24)).expect("window");
+    let stays = store.paid_stays(f.lot, window).await.expect("paid stays");
+    assert_eq!(
+        stays,
+        vec![
+            PaidStay {
+                reservation_id: a.id,
+                interval: a.interval,
+                net: eur(420),
+            },
+            PaidStay {
+                reservation_id: d.id,
+                interval: d.interval,
+                net: eur(0),
+            },
+        ]
+    );
+    // Another lot's window holds none of them.
+    assert_eq!(
+        store.paid_stays(f.buffered, window).await.expect("none"),
+        vec![]
+    );
 }

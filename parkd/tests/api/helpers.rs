@@ -38,7 +38,7 @@ pub struct TestApp {
 /// The scratch PostgreSQL database of a data directory, when the suite runs
 /// on PostgreSQL. Kept until the test process ends (a restart test stops and
 /// starts parkd over the same data), on a throwaway server.
-async fn postgres_for(data_dir: &std::path::Path) -> Option<parkd::config::DatabaseUrl> {
+pub async fn postgres_for(data_dir: &std::path::Path) -> Option<parkd::config::DatabaseUrl> {
     use parkd::store::postgres::scratch::ScratchDatabase;
     static DATABASES: std::sync::Mutex<Vec<(PathBuf, ScratchDatabase)>> =
         std::sync::Mutex::new(Vec::new());

@@ -821,6 +821,9 @@ async fn prepaid_lots_are_refused_without_keys_at_lot_change_and_at_start() {
 
     let mut without = config.clone();
     without.stripe = parkd::config::StripeConfig::default();
+    // The same database as the first start (a PostgreSQL one when the suite
+    // runs on PostgreSQL): its stored prepaid lot is what refuses the start.
+    without.database_url = crate::helpers::postgres_for(&without.data_dir).await;
     let err = parkd::app::build(without.clone())
         .await
         .expect_err("a prepaid lot and no keys");
