@@ -17,13 +17,17 @@ use cluster::{PARKD, postgres_admin_url, seed_city, tomorrow};
 use parkd::auth::Role;
 use parkd::store::StoreError;
 use parkd::store::interface::{LotRecord, Store, TenantRecord, UserRecord};
+use parkd::store::payments::{
+    ChangeOutcome, PaymentChange, PaymentMode, PaymentPurpose, PaymentRecord, PaymentStatus,
+    PaymentStore, RefundRecord,
+};
 use parkd::store::postgres::{PgOptions, PgStore};
 use parkd::store::sqlite::store::SqliteStore;
 use parkd::store::sqlite::{SqliteDb, SqliteOptions};
 use parking_core::events::{DomainEvent, ReleaseReason};
 use parking_core::model::{
-    BookingRules, Currency, GeoPoint, Interval, Lot, LotId, Money, OperatingHours, Reservation,
-    ReservationId, ReservationStatus, Spot, SpotId, SpotKind, TenantId, UserId,
+    BookingRules, Currency, GeoPoint, Interval, Lot, LotId, Money, OperatingHours, PaymentId,
+    Reservation, ReservationId, ReservationStatus, Spot, SpotId, SpotKind, TenantId, UserId,
 };
 use parking_core::pricing::{Quote, RateCard};
 
@@ -292,6 +296,184 @@ async fn a_single_lot_installation_moves_into_a_city_database() {
         2,
         "the city's own lot and the copied one"
     );
+    target.close().await.expect("close");
+    drop(city);
+}
+
+/// The payments part travels too: the lot's `prepaid` mode, its payments (the
+/// client secret included), refunds and the Stripe event ids already acted on,
+/// each verified by count and checksum; a re-run copies only what changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payments_refunds_and_webhook_ids_move_with_the_installation() {
+    let Some(admin) = postgres_admin_url() else {
+        return;
+    };
+    let city = seed_city(&admin, 1, 1).await;
+    let dir = tempfile::tempdir().expect("data dir");
+    let open = || {
+        SqliteStore::new(
+            SqliteDb::open(&dir.path().join("parkd.sqlite3"), SqliteOptions::default())
+                .expect("sqlite"),
+        )
+    };
+    let source = open();
+    let tenant = TenantRecord {
+        id: TenantId::new(),
+        name: "Prepaid operator".into(),
+        created_at: Utc::now(),
+    };
+    source.create_tenant(tenant.clone()).await.expect("tenant");
+    let driver = UserRecord {
+        id: UserId::new(),
+        email: "payer@example.com".into(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        first_name: "Pay".into(),
+        last_name: "Er".into(),
+        phone_enc: None,
+        roles: vec![Role::Driver],
+        tenant_id: None,
+        created_at: Utc::now(),
+    };
+    let registered = DomainEvent::UserRegistered {
+        user_id: driver.id,
+        tenant_id: None,
+    };
+    source
+        .create_user(driver.clone(), registered)
+        .await
+        .expect("user");
+    let lot = Lot {
+        id: LotId::new(),
+        tenant_id: tenant.id,
+        name: "Prepaid".into(),
+        address: "Kassenweg 3, Dresden".into(),
+        location: GeoPoint::new(51.07, 13.76).expect("valid"),
+        time_zone: chrono_tz::Europe::Berlin,
+        hours: OperatingHours::always_open(),
+        amenities: Default::default(),
+        rules: BookingRules::default(),
+    };
+    source
+        .insert_lot(LotRecord {
+            lot: lot.clone(),
+            external_id: None,
+        })
+        .await
+        .expect("lot");
+    let spot = Spot {
+        id: SpotId::new(),
+        lot_id: lot.id,
+        label: "K1".into(),
+        kind: SpotKind::Regular,
+        zone: None,
+        in_service: true,
+    };
+    source.insert_spots(vec![spot.clone()]).await.expect("spot");
+    source
+        .set_payment_mode(lot.id, PaymentMode::Prepaid)
+        .await
+        .expect("prepaid");
+    let r = booking(lot.id, spot.id, driver.id, 0);
+    book(&source, &r).await;
+    let now = Utc::now();
+    let payment = PaymentRecord {
+        id: PaymentId::new(),
+        reservation_id: r.id,
+        lot_id: lot.id,
+        user_id: driver.id,
+        purpose: PaymentPurpose::Booking,
+        amount: r.total,
+        refunded: 100,
+        status: PaymentStatus::PartiallyRefunded,
+        stripe_idempotency_key: "payment-key-1".into(),
+        intent_id: Some("pi_moved".into()),
+        client_secret: Some("pi_moved_secret".into()),
+        failure_reason: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let refund = |amount: i64, id: &str| RefundRecord {
+        id: uuid::Uuid::new_v4(),
+        payment_id: payment.id,
+        stripe_refund_id: Some(id.into()),
+        amount: Money::new(amount, r.total.currency),
+        reason: "operator".into(),
+        created_at: Utc::now(),
+    };
+    let first_refund = refund(100, "re_moved_1");
+    source
+        .apply_payment_change(PaymentChange {
+            webhook_event: Some(("evt_moved".into(), "payment_intent.succeeded".into())),
+            insert: Some(payment.clone()),
+            refunds: vec![first_refund.clone()],
+            ..PaymentChange::default()
+        })
+        .await
+        .expect("payment");
+    source.close().await.expect("close");
+
+    let out = migrate(dir.path(), city.db.url());
+    assert!(out.contains("migration complete and verified"), "{out}");
+    assert_eq!(line(&out, "payment_modes"), (1, 1));
+    assert_eq!(line(&out, "payments"), (1, 1));
+    assert_eq!(line(&out, "refunds"), (1, 1));
+    assert_eq!(line(&out, "webhook_events"), (1, 1));
+    let again = migrate(dir.path(), city.db.url());
+    for table in ["payment_modes", "payments", "refunds", "webhook_events"] {
+        assert_eq!(line(&again, table).1, 0, "{table} copied twice: {again}");
+    }
+
+    // Refunded further in the source: the payment is brought up to date and
+    // only the new refund travels.
+    let source = open();
+    let second_refund = refund(350, "re_moved_2");
+    let mut refunded = payment.clone();
+    refunded.refunded = 450;
+    refunded.status = PaymentStatus::Refunded;
+    refunded.updated_at = Utc::now();
+    source
+        .apply_payment_change(PaymentChange {
+            updates: vec![(refunded.clone(), PaymentStatus::PartiallyRefunded)],
+            refunds: vec![second_refund.clone()],
+            ..PaymentChange::default()
+        })
+        .await
+        .expect("refund the rest");
+    source.close().await.expect("close");
+    let third = migrate(dir.path(), city.db.url());
+    assert_eq!(line(&third, "payments"), (1, 1));
+    assert_eq!(line(&third, "refunds"), (2, 1));
+    assert_eq!(line(&third, "webhook_events").1, 0);
+
+    // In the city database: the lot is prepaid, the payment readable by its
+    // intent, and the webhook already processed is not acted on again.
+    let target = PgStore::connect(city.db.url(), None, PgOptions::default())
+        .await
+        .expect("connect");
+    assert_eq!(target.prepaid_lots().await.expect("prepaid"), vec![lot.id]);
+    let moved = target
+        .payment_by_intent("pi_moved".into())
+        .await
+        .expect("read")
+        .expect("moved");
+    assert_eq!(moved.payment.status, PaymentStatus::Refunded);
+    assert_eq!(moved.payment.refunded, 450);
+    assert_eq!(
+        moved.payment.client_secret.as_deref(),
+        Some("pi_moved_secret")
+    );
+    assert_eq!(
+        target.refunds_of(payment.id).await.expect("refunds").len(),
+        2
+    );
+    let redelivered = target
+        .apply_payment_change(PaymentChange {
+            webhook_event: Some(("evt_moved".into(), "payment_intent.succeeded".into())),
+            ..PaymentChange::default()
+        })
+        .await
+        .expect("redelivery");
+    assert_eq!(redelivered, ChangeOutcome::Duplicate);
     target.close().await.expect("close");
     drop(city);
 }
