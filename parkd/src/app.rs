@@ -247,6 +247,8 @@ pub fn spawn_cluster_sync(state: AppState) -> Option<JoinHandle<()>> {
                                     warn!(%lot, error = %e, "reloading a changed lot");
                                     reload_all = true;
                                 }
+                                // Its payment mode may be what changed.
+                                reload_all |= !reload_payment_modes(&state).await;
                             }
                             Err(e) => {
                                 warn!(%lot, error = %e, "cannot read a changed lot");
@@ -276,6 +278,21 @@ pub fn spawn_cluster_sync(state: AppState) -> Option<JoinHandle<()>> {
     }))
 }
 
+/// Reads which lots are prepaid: a lot made prepaid on another instance must
+/// not take unpaid bookings here. False if the database could not be read.
+async fn reload_payment_modes(state: &AppState) -> bool {
+    match state.store.prepaid_lots().await {
+        Ok(lots) => {
+            state.payments.replace_prepaid(lots);
+            true
+        }
+        Err(e) => {
+            warn!(error = %e, "cannot read the lots' payment modes");
+            false
+        }
+    }
+}
+
 /// Replaces the engine with the database's state and re-applies the recent
 /// events the snapshot may not contain; false if the database could not be
 /// read.
@@ -287,6 +304,9 @@ async fn reload_everything(
     let Some(cluster) = state.store.cluster() else {
         return true;
     };
+    if !reload_payment_modes(state).await {
+        return false;
+    }
     match state.store.snapshot(now).await {
         Ok(snapshot) => {
             let covered = cluster.snapshot_seq();

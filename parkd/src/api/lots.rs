@@ -138,7 +138,10 @@ pub async fn show_lot(
             &lot.inventory.availability_now(Utc::now()),
         )
     };
-    Ok(Json(wire.with_external_id(lots::external_id(&state, id))))
+    Ok(Json(
+        wire.with_external_id(lots::external_id(&state, id))
+            .with_payment_mode(payments::mode_dto(state.payments.mode(id))),
+    ))
 }
 
 /// The lot with this external id (its id in an imported data set), for

@@ -116,6 +116,12 @@ impl Payments {
         self.mode(lot) == PaymentMode::Prepaid
     }
 
+    /// Replaces the prepaid lots known here with the stored ones: another
+    /// instance sharing the database may have changed a lot's mode.
+    pub fn replace_prepaid(&self, lots: Vec<LotId>) {
+        *self.prepaid.write().unwrap_or_else(|p| p.into_inner()) = lots.into_iter().collect();
+    }
+
     fn remember(&self, lot: LotId, mode: PaymentMode) {
         let mut prepaid = self.prepaid.write().unwrap_or_else(|p| p.into_inner());
         match mode {

@@ -1116,3 +1116,96 @@ async fn the_gateway_maps_stripes_replays_and_errors() {
         .expect_err("unreachable");
     assert!(matches!(down, GatewayError::Unavailable(_)), "{down:?}");
 }
+
+/// With several instances on one PostgreSQL database, a lot made prepaid on
+/// one is prepaid on the others (which would otherwise confirm unpaid
+/// bookings), and back. PostgreSQL only: SQLite has one instance.
+#[tokio::test]
+async fn a_payment_mode_change_reaches_the_other_instances() {
+    if std::env::var("PARKD_TEST_POSTGRES_URL").map_or(true, |u| u.is_empty()) {
+        eprintln!("skipped: PARKD_TEST_POSTGRES_URL not set");
+        return;
+    }
+    let stripe = FakeStripe::start(SECRET_KEY, WEBHOOK_SECRET).await;
+    let with_stripe = |dir: &tempfile::TempDir| {
+        let mut config = crate::helpers::test_config(dir.path().to_owned(), false);
+        config.stripe.secret_key = Some(Secret::new(SECRET_KEY));
+        config.stripe.webhook_secret = Some(Secret::new(WEBHOOK_SECRET));
+        config.stripe.api_base = stripe.url.clone();
+        config
+    };
+    let dir_a = tempfile::tempdir().expect("dir");
+    let a = TestApp::start(with_stripe(&dir_a)).await;
+    let dir_b = tempfile::tempdir().expect("dir");
+    let mut config_b = with_stripe(&dir_b);
+    config_b.database_url = crate::helpers::postgres_for(&a.data_dir).await;
+    let b = TestApp::start(config_b).await;
+
+    let tenant = a.tenant("Acme").await;
+    let operator = a.user("op@example.com", Role::Operator, Some(tenant)).await;
+    let (lot, _) = a
+        .lot(tenant, &[SpotKind::Regular], BookingRules::default())
+        .await;
+    let mode_on = |app: &TestApp| {
+        let url = app.api(&format!("/parking-lots/{lot}"));
+        let client = app.client.clone();
+        async move {
+            let shown: Value = client
+                .get(url)
+                .send()
+                .await
+                .expect("get")
+                .json()
+                .await
+                .expect("json");
+            shown["payment_mode"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        }
+    };
+    // Changes travel asynchronously (NOTIFY): wait for them, up to a bound.
+    async fn until(mut read: impl AsyncFnMut() -> String, want: &str) -> String {
+        let mut seen = read().await;
+        for _ in 0..100 {
+            if seen == want {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            seen = read().await;
+        }
+        seen
+    }
+    assert_eq!(mode_on(&b).await, "on_site");
+    // Each test instance signs its own tokens: an operator session on each.
+    let operator_b = b
+        .user("op-b@example.com", Role::Operator, Some(tenant))
+        .await;
+    let set = |app: &TestApp, session: &crate::helpers::Session, mode: &'static str| {
+        let app_url = app.api(&format!("/parking-lots/{lot}"));
+        let client = app.client.clone();
+        let token = session.access.clone();
+        async move {
+            let response = client
+                .patch(app_url)
+                .bearer_auth(token)
+                .json(&json!({"payment_mode": mode}))
+                .send()
+                .await
+                .expect("patch");
+            assert_eq!(response.status(), StatusCode::OK);
+        }
+    };
+    set(&a, &operator, "prepaid").await;
+    assert_eq!(
+        until(async || mode_on(&b).await, "prepaid").await,
+        "prepaid"
+    );
+    set(&b, &operator_b, "on_site").await;
+    assert_eq!(
+        until(async || mode_on(&a).await, "on_site").await,
+        "on_site"
+    );
+    b.stop().await;
+    a.stop().await;
+}
