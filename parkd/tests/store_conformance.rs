@@ -1960,3 +1960,73 @@ async fn revenue_is_what_payments_took_net_of_refunds(store: Arc<dyn Store>) {
         vec![]
     );
 }
+
+/// PostgreSQL only: the payment store's lookups use an index (as
+/// `postgres_hot_queries_have_indexes`, for migration 0004).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_payment_queries_have_indexes() {
+    let Some(backend) = Backend::postgres().await else {
+        return;
+    };
+    let db = backend._db.as_ref().expect("a scratch database");
+    let (client, connection) = tokio_postgres::connect(db.url(), tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    client
+        .batch_execute("SET enable_seqscan = off")
+        .await
+        .expect("discourage sequential scans");
+    let id = "'00000000-0000-4000-8000-000000000001'::uuid";
+    let queries = [
+        (
+            "a payment by id",
+            format!("SELECT * FROM payments WHERE id = {id}"),
+        ),
+        (
+            "a payment by intent (webhooks)",
+            "SELECT * FROM payments WHERE intent_id = 'pi_1'".to_owned(),
+        ),
+        (
+            "a reservation's payments",
+            format!("SELECT * FROM payments WHERE reservation_id = {id} ORDER BY created_at"),
+        ),
+        (
+            "a driver's payments, newest first",
+            format!(
+                "SELECT * FROM payments WHERE user_id = {id} ORDER BY created_at DESC LIMIT 20"
+            ),
+        ),
+        (
+            "a lot's payments, newest first",
+            format!("SELECT * FROM payments WHERE lot_id = {id} ORDER BY created_at DESC LIMIT 20"),
+        ),
+        (
+            "a payment's refunds",
+            format!("SELECT * FROM refunds WHERE payment_id = {id} ORDER BY created_at"),
+        ),
+        (
+            "a processed webhook event",
+            "SELECT * FROM processed_webhook_events WHERE event_id = 'evt_1'".to_owned(),
+        ),
+        (
+            "the prepaid lots",
+            "SELECT id FROM lots WHERE payment_mode = 'prepaid'".to_owned(),
+        ),
+    ];
+    for (what, sql) in queries {
+        let plan: Vec<String> = client
+            .query(&format!("EXPLAIN {sql}"), &[])
+            .await
+            .expect("explain")
+            .iter()
+            .map(|r| r.get::<_, String>(0))
+            .collect();
+        let text = plan.join("\n");
+        assert!(
+            text.contains("Index") && !text.contains("Seq Scan"),
+            "{what} has no index:\n{text}"
+        );
+    }
+    backend.store.close().await.expect("close");
+}
