@@ -122,6 +122,7 @@ conformance!(
     a_stale_payment_step_writes_nothing,
     refunds_are_bounded_by_the_amount_paid,
     revenue_is_what_payments_took_net_of_refunds,
+    a_webhook_delivered_twice_at_once_acts_once,
 );
 
 // --- fixtures -----------------------------------------------------------------
@@ -1710,6 +1711,41 @@ async fn settling_is_idempotent_by_webhook_event_id(store: Arc<dyn Store>) {
     );
     assert_eq!(store.payment(p.id).await.expect("read"), Some(stored));
     assert_eq!(event_count(store.as_ref()).await, before + 1);
+}
+
+/// Two deliveries of one Stripe event at the same moment (two instances):
+/// exactly one acts.
+async fn a_webhook_delivered_twice_at_once_acts_once(store: Arc<dyn Store>) {
+    let f = seed(store.as_ref()).await;
+    let r = f.reservation(f.spots[4], 0, H, ReservationStatus::Held);
+    let p = pending_payment(&r, PaymentPurpose::Booking, 500);
+    hold_with_payment(store.as_ref(), &r, &p).await;
+    let before = event_count(store.as_ref()).await;
+    let deliveries: Vec<_> = (0..2)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            let change = settle_change("evt_twice", &r, &p);
+            tokio::spawn(async move { store.apply_payment_change(change).await })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for delivery in deliveries {
+        outcomes.push(delivery.await.expect("task").expect("no error"));
+    }
+    outcomes.sort_by_key(|o| *o == ChangeOutcome::Duplicate);
+    assert_eq!(
+        outcomes,
+        vec![ChangeOutcome::Applied, ChangeOutcome::Duplicate]
+    );
+    assert_eq!(event_count(store.as_ref()).await, before + 1);
+    assert_eq!(
+        store
+            .payment(p.id)
+            .await
+            .expect("read")
+            .map(|v| v.payment.status),
+        Some(PaymentStatus::Succeeded)
+    );
 }
 
 async fn a_stale_payment_step_writes_nothing(store: Arc<dyn Store>) {
