@@ -42,6 +42,16 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "event_cursor",
         sql: include_str!("../../../../migrations/postgres/0002_event_cursor.sql"),
     },
+    Migration {
+        version: 3,
+        name: "sensors",
+        sql: include_str!("../../../../migrations/postgres/0003_sensors.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "consumer_cursors",
+        sql: include_str!("../../../../migrations/postgres/0005_consumer_cursors.sql"),
+    },
 ];
 
 /// The advisory lock key held while migrating (session-scoped).

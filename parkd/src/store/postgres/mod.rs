@@ -36,10 +36,14 @@ pub mod rows;
 pub mod scratch;
 pub mod store;
 
+mod cursors;
 mod events;
 mod lots;
+mod realtime;
 mod reservations;
+mod sensors;
 mod users;
+
 
 use std::time::Duration;
 

@@ -107,6 +107,11 @@ impl PgStore {
         Ok(store)
     }
 
+    /// This instance's id, the `origin` of the events it writes.
+    pub(super) fn instance(&self) -> Uuid {
+        self.instance
+    }
+
     /// The connection pool (for tools such as `migrate-data`).
     pub fn pool(&self) -> &Pool {
         &self.pool
@@ -116,10 +121,16 @@ impl PgStore {
     /// with events committed.
     fn committed_events<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
         if result.is_ok() {
-            self.events_written.notify_one();
-            self.tell_others.notify_one();
+            self.wrote_events();
         }
         result
+    }
+
+    /// Wakes this instance's dispatcher and tells the others: events were
+    /// committed.
+    pub(super) fn wrote_events(&self) {
+        self.events_written.notify_one();
+        self.tell_others.notify_one();
     }
 
     /// Tells the other instances that `lot` changed, when the transaction
@@ -545,7 +556,8 @@ fn is_overlap(result: &Result<(), StoreError>) -> bool {
 }
 
 impl PgStore {
-    async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
+    /// A pooled connection of the primary.
+    pub(super) async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
         self.pool
             .get()
             .await
