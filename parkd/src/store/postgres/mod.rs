@@ -44,7 +44,6 @@ mod reservations;
 mod sensors;
 mod users;
 
-
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
