@@ -312,6 +312,19 @@ async fn after_a_restart_the_dispatcher_resumes_from_its_cursor() {
 
     // Second run: subscribe before the dispatcher starts, then let it run.
     let state = parkd::app::build(config).await.expect("parkd restarts");
+    if let Some(cluster) = state.store.cluster() {
+        // Several instances share PostgreSQL's published cursor, so an
+        // instance's dispatcher starts after what its start-up snapshot holds
+        // (`Cluster::snapshot_seq`) instead: the events written while it was
+        // down are in its memory already, not sent to its bus again.
+        let last = unpublished.last().map(|e| e.seq).expect("two events");
+        assert!(
+            cluster.snapshot_seq() >= last,
+            "the restarted instance's snapshot covers the unpublished events"
+        );
+        state.store.close().await.expect("close");
+        return;
+    }
     let mut rx = state.events.subscribe();
     let dispatcher = parkd::outbox::spawn_dispatcher(&state);
     let mut got = Vec::new();
