@@ -1173,6 +1173,30 @@ async fn postgres_hot_queries_have_indexes() {
             "a user by email",
             "SELECT * FROM users WHERE lower(email) = lower('a@example.com')",
         ),
+        (
+            "a device by key hash",
+            "SELECT * FROM devices WHERE key_hash = 'ab'",
+        ),
+        (
+            "a spot's sensor state",
+            "SELECT * FROM spot_sensors WHERE spot_id = '00000000-0000-4000-8000-000000000001'::uuid",
+        ),
+        (
+            "the booking covering a reading",
+            "SELECT 1 FROM reservations WHERE lot_id = '00000000-0000-4000-8000-000000000001'::uuid AND spot_id = '00000000-0000-4000-8000-000000000001'::uuid AND end_time > now() AND start_time <= now()",
+        ),
+        (
+            "a spot's open alert",
+            "SELECT 1 FROM alerts WHERE spot_id = '00000000-0000-4000-8000-000000000001'::uuid AND kind = 'unexpected_occupancy' AND reservation_id IS NULL AND acknowledged_at IS NULL",
+        ),
+        (
+            "a booking's alerts",
+            "SELECT 1 FROM alerts WHERE reservation_id = '00000000-0000-4000-8000-000000000001'::uuid AND kind = 'overstay'",
+        ),
+        (
+            "alerts, newest first",
+            "SELECT * FROM alerts ORDER BY raised_at DESC, id DESC LIMIT 20",
+        ),
     ];
     for (what, sql) in queries {
         let plan: Vec<String> = client
