@@ -14,6 +14,8 @@
 //! Row mappings of these tables live here rather than in `rows.rs`, so the
 //! sensor tables are one file's business.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use deadpool_postgres::GenericClient;
@@ -125,18 +127,28 @@ async fn revoke_device<C: GenericClient>(
 // --- readings ------------------------------------------------------------------
 
 /// A spot's sensor state as stored: `(occupied, since, reading_at)`.
-async fn sensor_row<C: GenericClient>(
+type SensorRow = (bool, DateTime<Utc>, DateTime<Utc>);
+
+/// The stored states of `spots`, read once per batch (the batch holds its
+/// lot's lock, so nothing else changes them meanwhile).
+async fn sensor_rows<C: GenericClient>(
     c: &C,
-    spot: Uuid,
-) -> Result<Option<(bool, DateTime<Utc>, DateTime<Utc>)>, Failure> {
-    query_opt(
+    spots: &[Uuid],
+) -> Result<HashMap<Uuid, SensorRow>, Failure> {
+    query(
         c,
-        "SELECT occupied, since, reading_at FROM spot_sensors WHERE spot_id = $1",
-        &[&spot],
+        "SELECT spot_id, occupied, since, reading_at FROM spot_sensors WHERE spot_id = ANY($1)",
+        &[&spots],
     )
     .await?
-    .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
-    .transpose()
+    .iter()
+    .map(|row| {
+        Ok((
+            row.try_get(0)?,
+            (row.try_get(1)?, row.try_get(2)?, row.try_get(3)?),
+        ))
+    })
+    .collect()
 }
 
 /// The spot's label, for an alert (read only when one is raised).
@@ -303,6 +315,10 @@ async fn apply<C: GenericClient>(
         &[&lot_id.as_uuid().to_string()],
     )
     .await?;
+    let mut spots: Vec<Uuid> = readings.iter().map(|r| r.spot_id.as_uuid()).collect();
+    spots.sort_unstable();
+    spots.dedup();
+    let mut states = sensor_rows(tx, &spots).await?;
     let mut outcome = BatchOutcome::default();
     // Oldest first, so that every transition inside the batch is seen (a car
     // that came and went between two uploads still raises its alert).
@@ -310,7 +326,7 @@ async fn apply<C: GenericClient>(
     for reading in readings {
         let spot = reading.spot_id.as_uuid();
         let at = stored_precision(reading.at);
-        let check = match sensor_row(tx, spot).await? {
+        let check = match states.get(&spot).copied() {
             Some((_, _, newest)) if at <= newest => {
                 outcome.stale += 1;
                 Check::Nothing
@@ -323,6 +339,7 @@ async fn apply<C: GenericClient>(
                     &[&spot, &at],
                 )
                 .await?;
+                states.insert(spot, (occupied, since, at));
                 outcome.stale += 1;
                 if occupied {
                     Check::StillThere { since, at }
@@ -331,28 +348,29 @@ async fn apply<C: GenericClient>(
                 }
             }
             _ => {
-                execute(
-                    tx,
-                    "INSERT INTO spot_sensors (spot_id, occupied, since, reading_at)
-                     VALUES ($1, $2, $3, $3)
-                     ON CONFLICT (spot_id) DO UPDATE SET occupied = excluded.occupied,
-                         since = excluded.since, reading_at = excluded.reading_at",
-                    &[&spot, &reading.occupied, &at],
-                )
-                .await?;
+                let event = DomainEvent::SpotStatusChanged {
+                    lot_id,
+                    spot_id: reading.spot_id,
+                    occupied: Some(reading.occupied),
+                    in_service: reading.in_service,
+                };
+                let params: [&(dyn ToSql + Sync); 3] = [&spot, &reading.occupied, &at];
+                // Pipelined: both go out together, one round trip.
+                let (stored, appended) = tokio::join!(
+                    execute(
+                        tx,
+                        "INSERT INTO spot_sensors (spot_id, occupied, since, reading_at)
+                         VALUES ($1, $2, $3, $3)
+                         ON CONFLICT (spot_id) DO UPDATE SET occupied = excluded.occupied,
+                             since = excluded.since, reading_at = excluded.reading_at",
+                        &params,
+                    ),
+                    events::append(tx, &event, now, origin)
+                );
+                stored?;
+                appended?;
+                states.insert(spot, (reading.occupied, at, at));
                 outcome.applied += 1;
-                events::append(
-                    tx,
-                    &DomainEvent::SpotStatusChanged {
-                        lot_id,
-                        spot_id: reading.spot_id,
-                        occupied: Some(reading.occupied),
-                        in_service: reading.in_service,
-                    },
-                    now,
-                    origin,
-                )
-                .await?;
                 if reading.occupied {
                     Check::Arrival { at }
                 } else {
