@@ -117,6 +117,7 @@ conformance!(
     reconciliation_raises_each_alert_once_and_spares_occupied_spots,
     consumer_cursors_never_move_back,
     lot_event_sequences_serve_resuming_clients,
+    concurrent_batches_of_one_lot_see_each_other,
 );
 
 // --- fixtures -----------------------------------------------------------------
@@ -1829,5 +1830,43 @@ async fn lot_event_sequences_serve_resuming_clients(store: Arc<dyn Store>) {
     assert_eq!(
         limited.iter().map(|e| e.lot_seq).collect::<Vec<_>>(),
         [Some(1)]
+    );
+}
+
+async fn concurrent_batches_of_one_lot_see_each_other(store: Arc<dyn Store>) {
+    let f = seed(store.as_ref()).await;
+    let (one, two) = (device(f.lot, "hash-a"), device(f.lot, "hash-b"));
+    store.insert_device(one.clone()).await.expect("device one");
+    store.insert_device(two.clone()).await.expect("device two");
+    let before = store.latest_event_seq().await.expect("latest");
+    let t = f.base - Duration::hours(1);
+    // Two gateways report the same arrival on every spot at once, a second
+    // apart: whichever batch goes first applies it, the other finds it there.
+    let batch = |dev: Uuid, at: DateTime<Utc>| {
+        let store = Arc::clone(&store);
+        let readings: Vec<Reading> = f.spots.iter().map(|s| reading(*s, true, at)).collect();
+        let lot = f.lot;
+        tokio::spawn(async move { store.apply_readings(dev, lot, readings, at).await })
+    };
+    let first = batch(one.id, t);
+    let second = batch(two.id, t + Duration::seconds(1));
+    let first = first.await.expect("task").expect("first batch");
+    let second = second.await.expect("task").expect("second batch");
+    let spots = u32::try_from(f.spots.len()).expect("few spots");
+    assert_eq!(
+        first.applied + second.applied,
+        spots,
+        "{first:?} {second:?}"
+    );
+    assert_eq!(first.stale + second.stale, spots);
+    assert_eq!(first.alerts.len() + second.alerts.len(), f.spots.len());
+    let events = store
+        .events_after(before, Some(f.lot), None, 100)
+        .await
+        .expect("events");
+    assert_eq!(
+        events.len(),
+        2 * f.spots.len(),
+        "one change and one alert per spot"
     );
 }
