@@ -24,6 +24,16 @@
 //! skips what it has seen by keeping the highest `lot_seq` per lot (`seq` for
 //! events without a lot). With the brokers down the events wait in the outbox;
 //! the API and the in-process bus do not wait for Kafka.
+//!
+//! # Several instances on one database
+//!
+//! With PostgreSQL, every instance runs the publisher loop, but only the one
+//! holding the job lock ([`Cluster::try_lead`](crate::store::Cluster::try_lead),
+//! the lock the sweeps run under) publishes; the others wait and ask again.
+//! A publisher that takes over reads the shared `kafka` cursor afresh. Two
+//! instances briefly both believing they lead (a half-open connection) can
+//! only send a batch twice, which consumers already skip; the cursor never
+//! moves back (`GREATEST`).
 
 use chrono::{DateTime, Utc};
 use parking_core::events::DomainEvent;
@@ -120,6 +130,9 @@ mod publisher {
     const QUEUE_FULL_WAIT: Duration = Duration::from_millis(20);
     /// At most one warning per this interval for librdkafka's client errors.
     const CLIENT_WARNING_INTERVAL: Duration = Duration::from_secs(60);
+    /// How often an instance that does not publish asks whether it should
+    /// now (the job leader's tick, `app::spawn_jobs`).
+    const FOLLOWER_WAIT: Duration = Duration::from_secs(5);
 
     /// The producer, with its callbacks.
     type KafkaProducer = FutureProducer<QuietContext>;
@@ -334,6 +347,15 @@ mod publisher {
         }
     }
 
+    /// Whether this instance publishes now: always alone on its database, only
+    /// while holding the job lock when several instances share one.
+    async fn publishes_here(store: &dyn Store) -> Result<bool, crate::store::StoreError> {
+        match store.cluster() {
+            None => Ok(true),
+            Some(cluster) => cluster.try_lead().await,
+        }
+    }
+
     /// The publisher loop; runs until aborted. `bus` only wakes it: the events
     /// themselves are read from the outbox after the `kafka` cursor.
     pub async fn run(store: Arc<dyn Store>, bus: EventBus, settings: KafkaSettings) {
@@ -346,6 +368,20 @@ mod publisher {
         tracing::info!(brokers = %settings.brokers, topic = %settings.topic, "kafka publisher starts");
         loop {
             let failed: Option<(&'static str, String)> = 'attempt: {
+                match publishes_here(store.as_ref()).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        // The leader moves the shared cursor meanwhile: read
+                        // it again on taking over.
+                        cursor = None;
+                        tokio::time::sleep(FOLLOWER_WAIT).await;
+                        break 'attempt None;
+                    }
+                    Err(e) => {
+                        cursor = None;
+                        break 'attempt Some(("store", e.to_string()));
+                    }
+                }
                 let producer = match slot.take() {
                     Some(p) => p,
                     None => match settings.producer() {

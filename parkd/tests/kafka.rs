@@ -185,6 +185,37 @@ async fn consume(brokers: &str, want: &HashSet<u64>) -> Vec<(String, KafkaMessag
     by_partition.into_values().flatten().collect()
 }
 
+/// Every message on the topic from the start, until none arrived for `quiet`.
+async fn consume_until_quiet(brokers: &str, quiet: Duration) -> Vec<(String, KafkaMessage)> {
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", format!("parkd-test-{}", uuid::Uuid::new_v4()))
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .expect("consumer");
+    let mut partitions = TopicPartitionList::new();
+    for p in 0..PARTITIONS {
+        partitions
+            .add_partition_offset(TOPIC, p, Offset::Beginning)
+            .expect("partition");
+    }
+    consumer.assign(&partitions).expect("assign");
+    let mut by_partition: BTreeMap<i32, Vec<(String, KafkaMessage)>> = BTreeMap::new();
+    while let Ok(received) = tokio::time::timeout(quiet, consumer.recv()).await {
+        let message = received.expect("a message");
+        let key = String::from_utf8(message.key().expect("every message has a key").to_vec())
+            .expect("the key is text");
+        let value: KafkaMessage =
+            serde_json::from_slice(message.payload().expect("a value")).expect("versioned JSON");
+        by_partition
+            .entry(message.partition())
+            .or_default()
+            .push((key, value));
+    }
+    by_partition.into_values().flatten().collect()
+}
+
 /// Checks `messages` against the outbox: each event arrived with its key and
 /// exactly its content, and per lot (per key) the first arrival of each event
 /// is in `lot_seq` order with no gap — repeats of an earlier one (at least
@@ -251,7 +282,17 @@ struct Parkd {
 
 impl Parkd {
     async fn start(data_dir: &Path, brokers: &str) -> Parkd {
+        Parkd::start_on(data_dir, brokers, None).await
+    }
+
+    /// On `database` (PostgreSQL) when given, else SQLite in `data_dir`.
+    async fn start_on(
+        data_dir: &Path,
+        brokers: &str,
+        database: Option<parkd::config::DatabaseUrl>,
+    ) -> Parkd {
         let config = Config {
+            database_url: database,
             listen: "127.0.0.1:0".parse().expect("address"),
             data_dir: data_dir.to_owned(),
             sync_full: false,
@@ -615,4 +656,48 @@ async fn a_restarted_parkd_resumes_after_its_cursor() {
         "each event exactly once across a clean restart: {copies:?}"
     );
     after.stop().await;
+}
+
+/// Several instances on one PostgreSQL database: every instance runs the
+/// publisher loop, but only the job leader publishes, so each event reaches
+/// the topic once (two publishers would each send the whole outbox).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_sharing_postgres_publish_each_event_once() {
+    let Some(bin) = tansu() else { return };
+    let Some(admin) = std::env::var("PARKD_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        eprintln!("skipped: PARKD_TEST_POSTGRES_URL not set");
+        return;
+    };
+    let db = parkd::store::postgres::scratch::ScratchDatabase::create(&admin)
+        .await
+        .expect("a scratch database");
+    let url: parkd::config::DatabaseUrl = db.url().parse().expect("a URL");
+    let port = free_port();
+    let _broker = Broker::start(&bin, port);
+    let brokers = format!("127.0.0.1:{port}");
+    // One data directory: the instances share its keys.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let first = Parkd::start_on(dir.path(), &brokers, Some(url.clone())).await;
+    let second = Parkd::start_on(dir.path(), &brokers, Some(url)).await;
+    let tenant = first.tenant().await;
+    let lots = [first.lot(tenant).await, first.lot(tenant).await];
+    let driver = first.driver("shared@example.com").await;
+    first.traffic(&driver, &lots, 6).await;
+
+    first.caught_up().await;
+    let outbox = first.outbox().await;
+    // Every message on the topic, until it has been quiet a while: the cursor
+    // is at the end, so a second publisher would have sent its copies by then.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let messages = consume_until_quiet(&brokers, Duration::from_secs(5)).await;
+    let copies = check_arrivals(&outbox, &messages);
+    assert!(
+        copies.values().all(|&n| n == 1),
+        "each event published once by one instance: {copies:?}"
+    );
+    second.stop().await;
+    first.stop().await;
 }

@@ -16,12 +16,14 @@ use chrono::{Duration, Utc};
 use cluster::{PARKD, postgres_admin_url, seed_city, tomorrow};
 use parkd::auth::Role;
 use parkd::store::StoreError;
+use parkd::store::cursors::CursorStore;
 use parkd::store::interface::{LotRecord, Store, TenantRecord, UserRecord};
 use parkd::store::payments::{
     ChangeOutcome, PaymentChange, PaymentMode, PaymentPurpose, PaymentRecord, PaymentStatus,
     PaymentStore, RefundRecord,
 };
 use parkd::store::postgres::{PgOptions, PgStore};
+use parkd::store::sensors::{DeviceRecord, Reading, SensorStore};
 use parkd::store::sqlite::store::SqliteStore;
 use parkd::store::sqlite::{SqliteDb, SqliteOptions};
 use parking_core::events::{DomainEvent, ReleaseReason};
@@ -204,7 +206,61 @@ async fn a_single_lot_installation_moves_into_a_city_database() {
         )
         .await
         .expect("cancel");
+    // Sensors: a gateway, two spots' states, an unbooked arrival's alert
+    // (acknowledged), and a Kafka publisher that had sent the first four events.
+    let gateway = DeviceRecord {
+        id: uuid::Uuid::new_v4(),
+        lot_id: lot.id,
+        name: "gateway".into(),
+        key_hash: "0f".repeat(32),
+        created_at: Utc::now(),
+        revoked_at: None,
+        last_seen_at: None,
+    };
+    source.insert_device(gateway.clone()).await.expect("device");
+    let seen = Utc::now() - Duration::minutes(5);
+    let batch = source
+        .apply_readings(
+            gateway.id,
+            lot.id,
+            vec![
+                Reading {
+                    spot_id: spots[0].id,
+                    in_service: true,
+                    occupied: false,
+                    at: seen,
+                },
+                Reading {
+                    spot_id: spots[1].id,
+                    in_service: true,
+                    occupied: true,
+                    at: seen,
+                },
+            ],
+            Utc::now(),
+        )
+        .await
+        .expect("readings");
+    assert_eq!(batch.alerts.len(), 1, "an unbooked arrival");
+    source
+        .acknowledge_alert(batch.alerts[0].id, drivers[0], Utc::now())
+        .await
+        .expect("acknowledge");
+    source
+        .set_consumer_cursor(parkd::kafka::CURSOR, 4)
+        .await
+        .expect("kafka cursor");
     source.close().await.expect("close");
+    // The city's own publisher has sent everything the city has.
+    let city_store = PgStore::connect(city.db.url(), None, PgOptions::default())
+        .await
+        .expect("city");
+    let city_latest = city_store.latest_event_seq().await.expect("latest");
+    city_store
+        .set_consumer_cursor(parkd::kafka::CURSOR, city_latest)
+        .await
+        .expect("city cursor");
+    city_store.close().await.expect("close");
 
     let out = migrate(dir.path(), city.db.url());
     assert!(out.contains("migration complete and verified"), "{out}");
@@ -214,8 +270,35 @@ async fn a_single_lot_installation_moves_into_a_city_database() {
     assert_eq!(line(&out, "spots"), (3, 3));
     assert_eq!(line(&out, "rate_cards"), (1, 1));
     assert_eq!(line(&out, "reservations"), (3, 3));
-    // Three users registered, three bookings, one release.
-    assert_eq!(line(&out, "events"), (7, 7));
+    // Three users registered, three bookings, one release, two sensor
+    // changes, one alert raised and acknowledged.
+    assert_eq!(line(&out, "events"), (11, 11));
+    assert_eq!(line(&out, "devices"), (1, 1));
+    assert_eq!(line(&out, "spot_sensors"), (2, 2));
+    assert_eq!(line(&out, "alerts"), (1, 1));
+    assert_eq!(line(&out, "consumer_cursors"), (1, 1));
+    {
+        let target = PgStore::connect(city.db.url(), None, PgOptions::default())
+            .await
+            .expect("city");
+        // The source's first four events follow the city's own.
+        assert_eq!(
+            target
+                .consumer_cursor(parkd::kafka::CURSOR)
+                .await
+                .expect("cursor"),
+            city_latest + 4,
+            "the Kafka cursor maps onto the city's numbers"
+        );
+        assert_eq!(
+            target
+                .device_by_key_hash(gateway.key_hash.clone())
+                .await
+                .expect("device"),
+            source_device_after(&dir).await,
+        );
+        target.close().await.expect("close");
+    }
 
     // Again: nothing new.
     let again = migrate(dir.path(), city.db.url());
@@ -227,6 +310,10 @@ async fn a_single_lot_installation_moves_into_a_city_database() {
         "rate_cards",
         "reservations",
         "events",
+        "devices",
+        "spot_sensors",
+        "alerts",
+        "consumer_cursors",
     ] {
         assert_eq!(line(&again, table).1, 0, "{table} copied twice: {again}");
     }
@@ -241,7 +328,7 @@ async fn a_single_lot_installation_moves_into_a_city_database() {
     source.close().await.expect("close");
     let third = migrate(dir.path(), city.db.url());
     assert_eq!(line(&third, "reservations"), (4, 1));
-    assert_eq!(line(&third, "events"), (8, 1));
+    assert_eq!(line(&third, "events"), (12, 1));
     assert_eq!(line(&third, "users").1, 0);
 
     // In the city database the copies are live: they block their spots
@@ -288,7 +375,14 @@ async fn a_single_lot_installation_moves_into_a_city_database() {
         .expect("events");
     assert_eq!(
         events.iter().map(|e| e.lot_seq).collect::<Vec<_>>(),
-        (1..=5).map(Some).collect::<Vec<_>>()
+        (1..=9).map(Some).collect::<Vec<_>>()
+    );
+    let states = target.sensor_states(lot.id).await.expect("sensor states");
+    assert!(
+        states
+            .iter()
+            .any(|s| s.spot_id == spots[1].id && s.occupied),
+        "the copied sensor state is live: {states:?}"
     );
     let snapshot = target.snapshot(Utc::now()).await.expect("snapshot");
     assert_eq!(
@@ -476,4 +570,18 @@ async fn payments_refunds_and_webhook_ids_move_with_the_installation() {
     assert_eq!(redelivered, ChangeOutcome::Duplicate);
     target.close().await.expect("close");
     drop(city);
+}
+
+/// The source's gateway as stored (last seen by its batch).
+async fn source_device_after(dir: &tempfile::TempDir) -> Option<DeviceRecord> {
+    let source = SqliteStore::new(
+        SqliteDb::open(&dir.path().join("parkd.sqlite3"), SqliteOptions::default())
+            .expect("sqlite"),
+    );
+    let device = source
+        .device_by_key_hash("0f".repeat(32))
+        .await
+        .expect("device");
+    source.close().await.expect("close");
+    device
 }

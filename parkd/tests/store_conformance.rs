@@ -22,9 +22,10 @@ use parkd::store::payments::{
 };
 use parkd::store::postgres::scratch::ScratchDatabase;
 use parkd::store::postgres::{PgOptions, PgStore};
+use parkd::store::sensors::{AckOutcome, AlertFilter, DeviceRecord, Reading, SpotSensor};
 use parkd::store::sqlite::store::SqliteStore;
 use parkd::store::sqlite::{SqliteDb, SqliteOptions};
-use parking_core::events::{DomainEvent, ReleaseReason};
+use parking_core::events::{AlertKind, DomainEvent, ReleaseReason};
 use parking_core::model::{
     BookingRules, Currency, GeoPoint, Interval, Lot, LotId, Money, OperatingHours, PaymentId,
     Reservation, ReservationId, ReservationStatus, Spot, SpotId, SpotKind, TenantId, UserId,
@@ -123,6 +124,11 @@ conformance!(
     refunds_are_bounded_by_the_amount_paid,
     revenue_is_what_payments_took_net_of_refunds,
     a_webhook_delivered_twice_at_once_acts_once,
+    sensor_batches_keep_the_newest_reading_and_dedupe_alerts,
+    reconciliation_raises_each_alert_once_and_spares_occupied_spots,
+    consumer_cursors_never_move_back,
+    lot_event_sequences_serve_resuming_clients,
+    concurrent_batches_of_one_lot_see_each_other,
 );
 
 // --- fixtures -----------------------------------------------------------------
@@ -1179,6 +1185,30 @@ async fn postgres_hot_queries_have_indexes() {
             "a user by email",
             "SELECT * FROM users WHERE lower(email) = lower('a@example.com')",
         ),
+        (
+            "a device by key hash",
+            "SELECT * FROM devices WHERE key_hash = 'ab'",
+        ),
+        (
+            "a spot's sensor state",
+            "SELECT * FROM spot_sensors WHERE spot_id = '00000000-0000-4000-8000-000000000001'::uuid",
+        ),
+        (
+            "the booking covering a reading",
+            "SELECT 1 FROM reservations WHERE lot_id = '00000000-0000-4000-8000-000000000001'::uuid AND spot_id = '00000000-0000-4000-8000-000000000001'::uuid AND end_time > now() AND start_time <= now()",
+        ),
+        (
+            "a spot's open alert",
+            "SELECT 1 FROM alerts WHERE spot_id = '00000000-0000-4000-8000-000000000001'::uuid AND kind = 'unexpected_occupancy' AND reservation_id IS NULL AND acknowledged_at IS NULL",
+        ),
+        (
+            "a booking's alerts",
+            "SELECT 1 FROM alerts WHERE reservation_id = '00000000-0000-4000-8000-000000000001'::uuid AND kind = 'overstay'",
+        ),
+        (
+            "alerts, newest first",
+            "SELECT * FROM alerts ORDER BY raised_at DESC, id DESC LIMIT 20",
+        ),
     ];
     for (what, sql) in queries {
         let plan: Vec<String> = client
@@ -2065,4 +2095,485 @@ async fn postgres_payment_queries_have_indexes() {
         );
     }
     backend.store.close().await.expect("close");
+}
+
+// --- sensors, alerts, consumer cursors, per-lot event reads ----------------------
+
+fn device(lot: LotId, key_hash: &str) -> DeviceRecord {
+    DeviceRecord {
+        id: Uuid::new_v4(),
+        lot_id: lot,
+        name: "gateway".into(),
+        key_hash: key_hash.into(),
+        created_at: now(),
+        revoked_at: None,
+        last_seen_at: None,
+    }
+}
+
+fn reading(spot: SpotId, occupied: bool, at: DateTime<Utc>) -> Reading {
+    Reading {
+        spot_id: spot,
+        in_service: true,
+        occupied,
+        at,
+    }
+}
+
+async fn sensor_batches_keep_the_newest_reading_and_dedupe_alerts(store: Arc<dyn Store>) {
+    let f = seed(store.as_ref()).await;
+    let gw = device(f.lot, "hash-1");
+    store.insert_device(gw.clone()).await.expect("device");
+    assert!(matches!(
+        store.insert_device(device(f.lot, "hash-1")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store
+            .device_by_key_hash("hash-1".into())
+            .await
+            .expect("by hash"),
+        Some(gw.clone())
+    );
+    assert_eq!(
+        store.list_devices(f.lot).await.expect("devices"),
+        vec![gw.clone()]
+    );
+    let before = store.latest_event_seq().await.expect("latest");
+
+    let (a, b) = (f.spots[0], f.spots[1]);
+    let t = f.base - Duration::hours(2);
+    let outcome = store
+        .apply_readings(
+            gw.id,
+            f.lot,
+            vec![
+                reading(a, true, t + Duration::minutes(2)),
+                reading(a, false, t),
+                reading(a, true, t + Duration::minutes(2)),
+                reading(a, false, t + Duration::minutes(1)),
+            ],
+            t + Duration::minutes(3),
+        )
+        .await
+        .expect("batch");
+    // Sorted: empty@0 (applied), empty@1 (repeat), occupied@2 (applied), occupied@2 (equal).
+    assert_eq!((outcome.applied, outcome.stale), (2, 2));
+    assert_eq!(outcome.alerts.len(), 1, "an unbooked arrival: {outcome:?}");
+    let first = outcome.alerts[0].clone();
+    assert_eq!(
+        (first.kind, first.spot_id, first.spot_label.as_str()),
+        (AlertKind::UnexpectedOccupancy, a, "A")
+    );
+    assert_eq!(
+        store.sensor_states(f.lot).await.expect("states"),
+        vec![SpotSensor {
+            spot_id: a,
+            occupied: true,
+            since: t + Duration::minutes(2)
+        }]
+    );
+    let seen = store
+        .list_devices(f.lot)
+        .await
+        .expect("devices")
+        .remove(0)
+        .last_seen_at;
+    assert_eq!(seen, Some(t + Duration::minutes(3)));
+
+    // A late, older reading never wins.
+    let late = store
+        .apply_readings(
+            gw.id,
+            f.lot,
+            vec![reading(a, false, t)],
+            t + Duration::minutes(4),
+        )
+        .await
+        .expect("late");
+    assert_eq!((late.applied, late.stale), (0, 1));
+
+    // Leaving and coming back while the first alert is open raises no second one.
+    let again = store
+        .apply_readings(
+            gw.id,
+            f.lot,
+            vec![
+                reading(a, false, t + Duration::minutes(5)),
+                reading(a, true, t + Duration::minutes(6)),
+            ],
+            t + Duration::minutes(7),
+        )
+        .await
+        .expect("again");
+    assert_eq!((again.applied, again.alerts.len()), (2, 0));
+
+    // An arrival a booking covers raises nothing.
+    let covered = f.reservation(b, 0, H, ReservationStatus::Confirmed);
+    book(store.as_ref(), &covered).await.expect("book b");
+    let arrival = store
+        .apply_readings(
+            gw.id,
+            f.lot,
+            vec![reading(b, true, f.base + Duration::minutes(5))],
+            f.base + Duration::minutes(5),
+        )
+        .await
+        .expect("covered arrival");
+    assert_eq!((arrival.applied, arrival.alerts.len()), (1, 0));
+
+    // Acknowledging writes its event once; the next unbooked arrival is a new alert.
+    let staff = user_record("staff@example.com", vec![Role::Operator], Some(f.tenant));
+    store
+        .create_user(staff.clone(), registered(&staff))
+        .await
+        .expect("staff");
+    let acked = store
+        .acknowledge_alert(first.id, staff.id, now())
+        .await
+        .expect("ack");
+    let AckOutcome::Acknowledged(acked) = acked else {
+        panic!("first acknowledgement: {acked:?}");
+    };
+    assert_eq!(acked.acknowledged_by, Some(staff.id));
+    assert!(matches!(
+        store.acknowledge_alert(first.id, staff.id, now()).await,
+        Ok(AckOutcome::AlreadyAcknowledged(ref a)) if *a == acked
+    ));
+    assert!(matches!(
+        store
+            .acknowledge_alert(parking_core::model::AlertId::new(), staff.id, now())
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        store.alert(first.id).await.expect("alert"),
+        Some((acked.clone(), f.tenant))
+    );
+    let third = store
+        .apply_readings(
+            gw.id,
+            f.lot,
+            vec![
+                reading(a, false, t + Duration::minutes(8)),
+                reading(a, true, t + Duration::minutes(9)),
+            ],
+            t + Duration::minutes(10),
+        )
+        .await
+        .expect("third arrival");
+    assert_eq!(
+        third.alerts.len(),
+        1,
+        "a new alert once the old one was acknowledged"
+    );
+
+    // The events: status changes, two raised alerts and one acknowledgement,
+    // numbered consecutively in the lot after the booking's.
+    let events = store
+        .events_after(before, Some(f.lot), None, 100)
+        .await
+        .expect("events");
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(
+        types
+            .iter()
+            .filter(|t| **t == "spot_status_changed")
+            .count(),
+        7,
+        "{types:?}"
+    );
+    assert_eq!(types.iter().filter(|t| **t == "alert_raised").count(), 2);
+    assert_eq!(
+        types.iter().filter(|t| **t == "alert_acknowledged").count(),
+        1
+    );
+    let lot_seqs: Vec<u64> = events.iter().filter_map(|e| e.lot_seq).collect();
+    let first_seq = lot_seqs[0];
+    assert_eq!(
+        lot_seqs,
+        (first_seq..first_seq + lot_seqs.len() as u64).collect::<Vec<_>>()
+    );
+
+    // Listing: newest first, filtered, scoped to the tenant.
+    let open = store
+        .list_alerts(
+            Scope::Tenant(f.tenant),
+            AlertFilter {
+                acknowledged: Some(false),
+                ..AlertFilter::default()
+            },
+            PageRequest {
+                page: 1,
+                per_page: 10,
+            },
+        )
+        .await
+        .expect("open alerts");
+    assert_eq!(open.1, 1);
+    assert_eq!(open.0[0].id, third.alerts[0].id);
+    let all = store
+        .list_alerts(
+            Scope::All,
+            AlertFilter::default(),
+            PageRequest {
+                page: 1,
+                per_page: 10,
+            },
+        )
+        .await
+        .expect("all alerts");
+    assert_eq!(all.1, 2);
+    let foreign = store
+        .list_alerts(
+            Scope::Tenant(TenantId::new()),
+            AlertFilter::default(),
+            PageRequest {
+                page: 1,
+                per_page: 10,
+            },
+        )
+        .await
+        .expect("another tenant");
+    assert_eq!(foreign.1, 0);
+
+    // A revoked key is refused and writes nothing; revoking again keeps the first time.
+    let revoked = store
+        .revoke_device(f.lot, gw.id, t + Duration::minutes(20))
+        .await
+        .expect("revoke");
+    assert_eq!(revoked.revoked_at, Some(t + Duration::minutes(20)));
+    let twice = store
+        .revoke_device(f.lot, gw.id, t + Duration::minutes(30))
+        .await
+        .expect("revoke again");
+    assert_eq!(twice.revoked_at, Some(t + Duration::minutes(20)));
+    assert!(matches!(
+        store.revoke_device(f.buffered, gw.id, now()).await,
+        Err(StoreError::NotFound)
+    ));
+    let latest = store.latest_event_seq().await.expect("latest");
+    assert!(matches!(
+        store
+            .apply_readings(
+                gw.id,
+                f.lot,
+                vec![reading(a, false, t + Duration::minutes(40))],
+                t + Duration::minutes(40)
+            )
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(store.latest_event_seq().await.expect("latest"), latest);
+    assert!(
+        store
+            .sensor_states(f.lot)
+            .await
+            .expect("states")
+            .iter()
+            .any(|s| s.spot_id == a && s.occupied),
+        "the refused batch changed nothing"
+    );
+}
+
+async fn reconciliation_raises_each_alert_once_and_spares_occupied_spots(store: Arc<dyn Store>) {
+    let f = seed(store.as_ref()).await;
+    let gw = device(f.lot, "hash-2");
+    store.insert_device(gw.clone()).await.expect("device");
+    let (empty, parked, stayed) = (f.spots[0], f.spots[1], f.spots[2]);
+    // Two bookings from base to base + 2 h (grace 15 minutes): one spot stays
+    // empty, on the other the car is there without checking in.
+    let no_show = f.reservation(empty, 0, 2 * H, ReservationStatus::Confirmed);
+    let arrived = f.reservation(parked, 0, 2 * H, ReservationStatus::Confirmed);
+    // A booking that ended at base + 1 h while its car stays.
+    let overstay = f.reservation(stayed, 0, H, ReservationStatus::CheckedIn);
+    for r in [&no_show, &arrived, &overstay] {
+        book(store.as_ref(), r).await.expect("book");
+    }
+    store
+        .apply_readings(
+            gw.id,
+            f.lot,
+            vec![
+                reading(empty, false, f.base - Duration::hours(1)),
+                reading(parked, true, f.base + Duration::minutes(1)),
+                reading(stayed, true, f.base + Duration::minutes(2)),
+            ],
+            f.base + Duration::minutes(3),
+        )
+        .await
+        .expect("readings");
+
+    let at = f.base + Duration::minutes(90);
+    // The booking sweep spares the spot whose sensor reads occupied.
+    let candidates = store.no_show_candidates(at, 10).await.expect("no-shows");
+    assert_eq!(
+        candidates.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [no_show.id]
+    );
+    let raised = store.reconcile(at, 10).await.expect("reconcile");
+    let mut kinds: Vec<(AlertKind, Option<ReservationId>)> =
+        raised.iter().map(|a| (a.kind, a.reservation_id)).collect();
+    kinds.sort_by_key(|(k, _)| format!("{k:?}"));
+    assert_eq!(
+        kinds,
+        [
+            (AlertKind::NoShowCandidate, Some(no_show.id)),
+            (AlertKind::Overstay, Some(overstay.id)),
+        ]
+    );
+    assert!(
+        store
+            .reconcile(at + Duration::minutes(5), 10)
+            .await
+            .expect("again")
+            .is_empty(),
+        "each booking gets one alert of a kind"
+    );
+    // Acknowledged, an overstay does not come back.
+    let staff = user_record("ops@example.com", vec![Role::Operator], Some(f.tenant));
+    store
+        .create_user(staff.clone(), registered(&staff))
+        .await
+        .expect("staff");
+    let overstay_alert = raised
+        .iter()
+        .find(|a| a.kind == AlertKind::Overstay)
+        .expect("overstay alert");
+    store
+        .acknowledge_alert(overstay_alert.id, staff.id, at)
+        .await
+        .expect("ack");
+    assert!(
+        store
+            .reconcile(at + Duration::minutes(10), 10)
+            .await
+            .expect("after ack")
+            .is_empty()
+    );
+    let overstays = store
+        .list_alerts(
+            Scope::All,
+            AlertFilter {
+                kind: Some(AlertKind::Overstay),
+                lot_id: Some(f.lot),
+                acknowledged: Some(true),
+            },
+            PageRequest {
+                page: 1,
+                per_page: 10,
+            },
+        )
+        .await
+        .expect("overstays");
+    assert_eq!(overstays.1, 1);
+    assert_eq!(overstays.0[0].id, overstay_alert.id);
+}
+
+async fn consumer_cursors_never_move_back(store: Arc<dyn Store>) {
+    let f = seed(store.as_ref()).await;
+    assert_eq!(store.consumer_cursor("kafka").await.expect("cursor"), 0);
+    store.set_consumer_cursor("kafka", 5).await.expect("set");
+    store
+        .set_consumer_cursor("kafka", 3)
+        .await
+        .expect("a late, smaller update");
+    assert_eq!(store.consumer_cursor("kafka").await.expect("cursor"), 5);
+    assert_eq!(
+        store.consumer_cursor("other").await.expect("other"),
+        0,
+        "each consumer has its own"
+    );
+    assert!(
+        store.set_consumer_cursor("", 1).await.is_err(),
+        "a consumer has a name"
+    );
+    let r = f.reservation(f.spots[0], 0, H, ReservationStatus::Confirmed);
+    book(store.as_ref(), &r).await.expect("book");
+    let all = store
+        .events_after(0, None, None, 1000)
+        .await
+        .expect("events");
+    assert_eq!(
+        store.latest_event_seq().await.expect("latest"),
+        all.last().map(|e| e.seq).expect("some events")
+    );
+}
+
+async fn lot_event_sequences_serve_resuming_clients(store: Arc<dyn Store>) {
+    let f = seed(store.as_ref()).await;
+    let quiet = LotId::new();
+    for (i, spot) in f.spots.iter().take(3).enumerate() {
+        let r = f.reservation(
+            *spot,
+            i64::try_from(i).expect("small") * H,
+            4 * H,
+            ReservationStatus::Confirmed,
+        );
+        book(store.as_ref(), &r).await.expect("book");
+    }
+    let z = f.reservation(f.buffered_spot, 0, H, ReservationStatus::Confirmed);
+    book(store.as_ref(), &z).await.expect("book z");
+    assert_eq!(
+        store
+            .latest_lot_seqs(vec![f.buffered, quiet, f.lot])
+            .await
+            .expect("latest"),
+        vec![1, 0, 3]
+    );
+    let between = store
+        .lot_events_between(f.lot, 1, 3, 10)
+        .await
+        .expect("between");
+    assert_eq!(
+        between.iter().map(|e| e.lot_seq).collect::<Vec<_>>(),
+        [Some(2), Some(3)]
+    );
+    assert!(between.iter().all(|e| e.lot_id == Some(f.lot)));
+    let limited = store
+        .lot_events_between(f.lot, 0, 3, 1)
+        .await
+        .expect("limited");
+    assert_eq!(
+        limited.iter().map(|e| e.lot_seq).collect::<Vec<_>>(),
+        [Some(1)]
+    );
+}
+
+async fn concurrent_batches_of_one_lot_see_each_other(store: Arc<dyn Store>) {
+    let f = seed(store.as_ref()).await;
+    let (one, two) = (device(f.lot, "hash-a"), device(f.lot, "hash-b"));
+    store.insert_device(one.clone()).await.expect("device one");
+    store.insert_device(two.clone()).await.expect("device two");
+    let before = store.latest_event_seq().await.expect("latest");
+    let t = f.base - Duration::hours(1);
+    // Two gateways report the same arrival on every spot at once, a second
+    // apart: whichever batch goes first applies it, the other finds it there.
+    let batch = |dev: Uuid, at: DateTime<Utc>| {
+        let store = Arc::clone(&store);
+        let readings: Vec<Reading> = f.spots.iter().map(|s| reading(*s, true, at)).collect();
+        let lot = f.lot;
+        tokio::spawn(async move { store.apply_readings(dev, lot, readings, at).await })
+    };
+    let first = batch(one.id, t);
+    let second = batch(two.id, t + Duration::seconds(1));
+    let first = first.await.expect("task").expect("first batch");
+    let second = second.await.expect("task").expect("second batch");
+    let spots = u32::try_from(f.spots.len()).expect("few spots");
+    assert_eq!(
+        first.applied + second.applied,
+        spots,
+        "{first:?} {second:?}"
+    );
+    assert_eq!(first.stale + second.stale, spots);
+    assert_eq!(first.alerts.len() + second.alerts.len(), f.spots.len());
+    let events = store
+        .events_after(before, Some(f.lot), None, 100)
+        .await
+        .expect("events");
+    assert_eq!(
+        events.len(),
+        2 * f.spots.len(),
+        "one change and one alert per spot"
+    );
 }

@@ -19,8 +19,9 @@ use crate::helpers::{TestApp, problem};
 use crate::sensors::{SensorLot, device_key, events_of, reading, send_ok, sensor_lot};
 
 /// Writes a reservation row `[start, end)` with `status` into parkd's
-/// database (a real booking, just one the API would not take in the past).
-fn insert_booking(
+/// database, SQLite or PostgreSQL (a real booking, just one the API would not
+/// take in the past).
+async fn insert_booking(
     app: &TestApp,
     lot: LotId,
     spot: SpotId,
@@ -30,6 +31,34 @@ fn insert_booking(
     status: &str,
 ) -> Uuid {
     let id = Uuid::new_v4();
+    if let Some(url) = &app.state.config.database_url {
+        let (client, connection) = tokio_postgres::connect(url.expose(), tokio_postgres::NoTls)
+            .await
+            .expect("connect to PostgreSQL");
+        tokio::spawn(connection);
+        let user: Uuid = user.parse().expect("user id");
+        let blocking = matches!(status, "confirmed" | "checked_in");
+        client
+            .execute(
+                "INSERT INTO reservations (id, lot_id, spot_id, user_id, start_time, end_time,
+                     blocks_until, status, blocking, hold_expires_at, total_amount, currency,
+                     quote_json, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, NULL, 500, 'EUR', '{}', now(), now())",
+                &[
+                    &id,
+                    &lot.as_uuid(),
+                    &spot.as_uuid(),
+                    &user,
+                    &start,
+                    &end,
+                    &status,
+                    &blocking,
+                ],
+            )
+            .await
+            .expect("booking inserted");
+        return id;
+    }
     let conn = rusqlite::Connection::open(app.data_dir.join("parkd.sqlite3")).expect("open db");
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .expect("busy timeout");
@@ -178,7 +207,8 @@ async fn an_arrival_a_booking_covers_raises_nothing() {
         now - Duration::hours(1),
         now + Duration::hours(1),
         "confirmed",
-    );
+    )
+    .await;
     // Cancelled bookings hold nothing.
     insert_booking(
         &app,
@@ -188,7 +218,8 @@ async fn an_arrival_a_booking_covers_raises_nothing() {
         now - Duration::hours(1),
         now + Duration::hours(1),
         "cancelled",
-    );
+    )
+    .await;
     let result = send_ok(
         &app,
         &key,
@@ -217,7 +248,8 @@ async fn a_car_still_there_after_its_booking_ended_is_an_overstay_on_the_next_re
         now - Duration::hours(2),
         now - Duration::hours(1),
         "checked_in",
-    );
+    )
+    .await;
     // Arrived during the booking: covered.
     send_ok(
         &app,
@@ -259,7 +291,8 @@ async fn the_sweep_raises_overstays_once_per_booking_even_after_acknowledgement(
         now - Duration::hours(1),
         end,
         "checked_in",
-    );
+    )
+    .await;
     // S2 was occupied during its booking but the car left: no overstay.
     insert_booking(
         &app,
@@ -269,7 +302,8 @@ async fn the_sweep_raises_overstays_once_per_booking_even_after_acknowledgement(
         now - Duration::hours(1),
         end,
         "checked_in",
-    );
+    )
+    .await;
     send_ok(
         &app,
         &key,
@@ -307,10 +341,10 @@ async fn a_booking_whose_spot_stays_empty_past_the_grace_is_a_no_show_candidate(
     // Started 30 minutes ago; the lot's grace is 15 minutes.
     let start = now - Duration::minutes(30);
     let end = now + Duration::hours(1);
-    let empty = insert_booking(&app, l.lot, l.spots[0], &user, start, end, "confirmed");
+    let empty = insert_booking(&app, l.lot, l.spots[0], &user, start, end, "confirmed").await;
     // S2's driver is there; S3 has no sensor.
-    insert_booking(&app, l.lot, l.spots[1], &user, start, end, "confirmed");
-    insert_booking(&app, l.lot, l.spots[2], &user, start, end, "confirmed");
+    insert_booking(&app, l.lot, l.spots[1], &user, start, end, "confirmed").await;
+    insert_booking(&app, l.lot, l.spots[2], &user, start, end, "confirmed").await;
     send_ok(
         &app,
         &key,
@@ -464,7 +498,8 @@ async fn the_background_jobs_raise_time_driven_alerts_on_their_own() {
         now - Duration::minutes(30),
         now + Duration::hours(1),
         "confirmed",
-    );
+    )
+    .await;
     send_ok(
         &app,
         &key,
@@ -494,8 +529,8 @@ async fn the_no_show_sweep_never_releases_a_spot_its_sensor_reads_occupied() {
     // Both started 30 minutes ago (grace 15 minutes), neither checked in.
     let start = now - Duration::minutes(30);
     let end = now + Duration::hours(1);
-    let empty = insert_booking(&app, l.lot, l.spots[0], &user, start, end, "confirmed");
-    let parked = insert_booking(&app, l.lot, l.spots[1], &user, start, end, "confirmed");
+    let empty = insert_booking(&app, l.lot, l.spots[0], &user, start, end, "confirmed").await;
+    let parked = insert_booking(&app, l.lot, l.spots[1], &user, start, end, "confirmed").await;
     send_ok(
         &app,
         &key,

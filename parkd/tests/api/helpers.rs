@@ -68,6 +68,16 @@ pub async fn postgres_for(data_dir: &std::path::Path) -> Option<parkd::config::D
     Some(url.parse().expect("a URL"))
 }
 
+/// `config` on the suite's database: with `PARKD_TEST_POSTGRES_URL` set, the
+/// PostgreSQL database of its data directory (what [`TestApp::start`] uses),
+/// so a test that builds parkd itself over the same data meets the same data.
+pub async fn on_test_database(mut config: Config) -> Config {
+    if config.database_url.is_none() {
+        config.database_url = postgres_for(&config.data_dir).await;
+    }
+    config
+}
+
 /// A logged-in user.
 #[derive(Clone, Debug)]
 pub struct Session {

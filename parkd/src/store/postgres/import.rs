@@ -2,9 +2,11 @@
 //! SQLite in practice) into a city database, then verifies it.
 //!
 //! What is copied: tenants, users, lots, spots, rate cards, reservations (with
-//! their quotes), the outbox's events, and the payments part (lots' payment
-//! modes, payments, refunds, processed Stripe webhook ids: see the block at
-//! the end). Not copied: refresh tokens (users
+//! their quotes), the outbox's events, the payments part (lots' payment
+//! modes, payments, refunds, processed Stripe webhook ids), and the sensors
+//! part: devices (key hashes), spot sensor states, alerts and the outbox
+//! consumers' cursors (mapped onto the target's event numbers, see
+//! [`copy_cursors`]); both in blocks at the end. Not copied: refresh tokens (users
 //! log in again), revoked access tokens (they expire within minutes) and
 //! stored idempotent answers (a retry after a migration books anew only if the
 //! spot is still free).
@@ -32,14 +34,17 @@ use super::events::SEQUENCER_LOCK;
 use super::rows::PAYMENT_COLUMNS;
 use super::rows::to_json;
 use super::sql::{execute, query, query_one, query_opt};
-use super::{Failure, PgStore, events, in_transaction, lots, payments, reservations, users};
+use super::{Failure, PgStore, events, in_transaction, lots, payments, reservations, rows, users};
 use crate::store::StoreError;
+use crate::store::cursors::CursorStore;
 use crate::store::interface::{
-    PageRequest, ReservationFilter, ReservationRecord, Scope, Store, StoredEvent, UserRecord,
+    LotRecord, PageRequest, ReservationFilter, ReservationRecord, Scope, Store, StoredEvent,
+    UserRecord,
 };
 use crate::store::payments::{
     PaymentFilter, PaymentMode, PaymentRecord, PaymentStore, ProcessedWebhook, RefundRecord,
 };
+use crate::store::sensors::{AlertFilter, AlertRecord, DeviceRecord, SensorStore, SpotSensor};
 
 /// What one table's copy did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +76,7 @@ struct Source {
     reservations: Vec<ReservationRecord>,
     events: Vec<StoredEvent>,
     payments: PaymentsSource,
+    sensors: SensorSource,
 }
 
 const PAGE: u32 = 500;
@@ -120,13 +126,16 @@ async fn read_source(source: &dyn Store) -> Result<Source, StoreError> {
         }
         events.extend(batch);
     }
+    let snapshot = source.snapshot(Utc::now()).await?;
+    let sensors = read_sensor_source(source, &snapshot.lots).await?;
     Ok(Source {
         tenants,
         users,
-        snapshot: source.snapshot(Utc::now()).await?,
+        snapshot,
         reservations,
         events,
         payments: read_payments(source).await?,
+        sensors,
     })
 }
 
@@ -177,7 +186,7 @@ pub async fn migrate_data(
     let data = read_source(source).await?;
     let now = Utc::now();
     let source_lots: Vec<LotId> = data.snapshot.lots.iter().map(|l| l.lot.id).collect();
-    let (copied, copied_payments) = in_transaction!(target.pool(), tx => {
+    let (copied, copied_payments, sensors_copied, cursors_expected) = in_transaction!(target.pool(), tx => {
         let mut copied = [0usize; 7];
         for t in &data.tenants {
             if !exists(&tx, "SELECT 1 FROM tenants WHERE id = $1", t.id.as_uuid()).await? {
@@ -250,6 +259,7 @@ pub async fn migrate_data(
                 }
             }
         }
+        let mut sensors_copied = copy_sensor_rows(&tx, &data.sensors).await?;
         execute(&tx, "SELECT pg_advisory_xact_lock($1)", &[&SEQUENCER_LOCK]).await?;
         // Number anything committed meanwhile first, so the copies come after.
         events::sequence_pending(&tx).await?;
@@ -298,10 +308,22 @@ pub async fn migrate_data(
         }
         // After the reservations: payments reference them.
         let copied_payments = copy_payments(&tx, &data.payments, &source_lots).await?;
-        (copied, copied_payments)
+        let (cursors_expected, moved) = copy_cursors(&tx, &data.sensors, &data.events).await?;
+        sensors_copied[3] = moved;
+        (copied, copied_payments, sensors_copied, cursors_expected)
     })?;
     let mut reports = verify(&data, target, copied).await?;
     reports.extend(verify_payments(&data.payments, target, &source_lots, copied_payments).await?);
+    reports.extend(
+        verify_sensors(
+            &data.sensors,
+            &cursors_expected,
+            target,
+            &source_lots,
+            sensors_copied,
+        )
+        .await?,
+    );
     Ok(reports)
 }
 
@@ -682,4 +704,325 @@ async fn verify_payments(
         target_checksum: checksum(&webhooks_back),
     });
     Ok(reports)
+}
+
+// --- sensors, alerts and consumer cursors ------------------------------------------
+
+/// The source's sensor data and consumer cursors, in domain terms.
+struct SensorSource {
+    devices: Vec<DeviceRecord>,
+    states: Vec<SpotSensor>,
+    /// Oldest first: an acknowledgement is copied before a newer open alert
+    /// of the same spot (the schema allows one open one per spot).
+    alerts: Vec<AlertRecord>,
+    /// `(name, seq)` of every known consumer with a cursor above 0.
+    cursors: Vec<(String, u64)>,
+}
+
+/// The named outbox consumers parkd has.
+const CONSUMERS: &[&str] = &[crate::kafka::CURSOR];
+
+async fn read_sensor_source(
+    source: &dyn Store,
+    lots: &[LotRecord],
+) -> Result<SensorSource, StoreError> {
+    let mut devices = Vec::new();
+    let mut states = Vec::new();
+    for lot in lots {
+        devices.extend(source.list_devices(lot.lot.id).await?);
+        states.extend(source.sensor_states(lot.lot.id).await?);
+    }
+    let mut alerts = Vec::new();
+    for page in 1.. {
+        let (batch, total) = source
+            .list_alerts(
+                Scope::All,
+                AlertFilter::default(),
+                PageRequest {
+                    page,
+                    per_page: PAGE,
+                },
+            )
+            .await?;
+        let done = batch.is_empty() || alerts.len() + batch.len() >= total as usize;
+        alerts.extend(batch);
+        if done {
+            break;
+        }
+    }
+    alerts.sort_by_key(|a| (a.raised_at, a.id.as_uuid()));
+    let mut cursors = Vec::new();
+    for name in CONSUMERS {
+        let seq = source.consumer_cursor(name).await?;
+        if seq > 0 {
+            cursors.push(((*name).to_owned(), seq));
+        }
+    }
+    Ok(SensorSource {
+        devices,
+        states,
+        alerts,
+        cursors,
+    })
+}
+
+/// Rows written per table: devices, spot sensors, alerts, consumer cursors.
+type SensorCopied = [usize; 4];
+
+/// Copies devices, sensor states and alerts (after users, lots, spots and
+/// reservations, which they refer to). A row already there is brought up to
+/// date when the source changed it since (a revoked key, a newer state, an
+/// acknowledgement); an unchanged one is not written.
+///
+/// The source's newest-reading instant is not part of the storage interface:
+/// a copied state's newest reading is the reading that set it.
+async fn copy_sensor_rows<C: GenericClient>(
+    tx: &C,
+    data: &SensorSource,
+) -> Result<SensorCopied, Failure> {
+    let mut copied = [0usize; 4];
+    for d in &data.devices {
+        copied[0] += usize::try_from(
+            execute(
+                tx,
+                "INSERT INTO devices (id, lot_id, name, key_hash, created_at, revoked_at, last_seen_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 ON CONFLICT (id) DO UPDATE SET revoked_at = excluded.revoked_at,
+                     last_seen_at = excluded.last_seen_at
+                 WHERE (devices.revoked_at, devices.last_seen_at)
+                       IS DISTINCT FROM (excluded.revoked_at, excluded.last_seen_at)",
+                &[
+                    &d.id,
+                    &d.lot_id.as_uuid(),
+                    &d.name,
+                    &d.key_hash,
+                    &d.created_at,
+                    &d.revoked_at,
+                    &d.last_seen_at,
+                ],
+            )
+            .await?,
+        )
+        .unwrap_or(1);
+    }
+    for s in &data.states {
+        copied[1] += usize::try_from(
+            execute(
+                tx,
+                "INSERT INTO spot_sensors (spot_id, occupied, since, reading_at) VALUES ($1, $2, $3, $3)
+                 ON CONFLICT (spot_id) DO UPDATE SET occupied = excluded.occupied,
+                     since = excluded.since, reading_at = excluded.reading_at
+                 WHERE (spot_sensors.occupied, spot_sensors.since)
+                       IS DISTINCT FROM (excluded.occupied, excluded.since)",
+                &[&s.spot_id.as_uuid(), &s.occupied, &s.since],
+            )
+            .await?,
+        )
+        .unwrap_or(1);
+    }
+    for a in &data.alerts {
+        copied[2] += usize::try_from(
+            execute(
+                tx,
+                "INSERT INTO alerts (id, lot_id, spot_id, kind, reservation_id, raised_at, detail,
+                                     acknowledged_at, acknowledged_by)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                 ON CONFLICT (id) DO UPDATE SET acknowledged_at = excluded.acknowledged_at,
+                     acknowledged_by = excluded.acknowledged_by
+                 WHERE (alerts.acknowledged_at, alerts.acknowledged_by)
+                       IS DISTINCT FROM (excluded.acknowledged_at, excluded.acknowledged_by)",
+                &[
+                    &a.id.as_uuid(),
+                    &a.lot_id.as_uuid(),
+                    &a.spot_id.as_uuid(),
+                    &alert_kind_name(a.kind),
+                    &a.reservation_id.map(|r| r.as_uuid()),
+                    &a.raised_at,
+                    &a.detail,
+                    &a.acknowledged_at,
+                    &a.acknowledged_by.map(|u| u.as_uuid()),
+                ],
+            )
+            .await?,
+        )
+        .unwrap_or(1);
+    }
+    Ok(copied)
+}
+
+fn alert_kind_name(kind: parking_core::events::AlertKind) -> &'static str {
+    use parking_core::events::AlertKind;
+    match kind {
+        AlertKind::UnexpectedOccupancy => "unexpected_occupancy",
+        AlertKind::NoShowCandidate => "no_show_candidate",
+        AlertKind::Overstay => "overstay",
+    }
+}
+
+/// The target's `seq` of a source event, once copied.
+async fn target_seq<C: GenericClient>(c: &C, e: &StoredEvent) -> Result<Option<i64>, Failure> {
+    let row = match (e.lot_id, e.lot_seq) {
+        (Some(lot), Some(n)) => {
+            let n = i64::try_from(n)
+                .map_err(|_| Failure::Store(StoreError::Internal("lot_seq out of range".into())))?;
+            query_opt(
+                c,
+                "SELECT seq FROM events WHERE lot_id = $1 AND lot_seq = $2",
+                &[&lot.as_uuid(), &n],
+            )
+            .await?
+        }
+        _ => {
+            query_opt(
+                c,
+                "SELECT MIN(seq) FROM events WHERE lot_id IS NULL AND payload_json = $1 AND occurred_at = $2
+                 HAVING COUNT(*) > 0",
+                &[&to_json(&e.payload)?, &e.occurred_at],
+            )
+            .await?
+        }
+    };
+    Ok(row
+        .map(|r| r.try_get::<_, Option<i64>>(0))
+        .transpose()?
+        .flatten())
+}
+
+/// Carries the consumer cursors over, after the events were copied (and hold
+/// the target's numbers). A source cursor at `seq = c` becomes the target's
+/// number of the source's event `c`, but only where that skips nothing the
+/// target's consumer has not published: every target event between the
+/// target's cursor and that number must be a copied source event at or
+/// before `c`. Otherwise the target's cursor stays, and the copied events
+/// are published again from the target (consumers skip what they have seen
+/// by `lot_seq`). Returns the cursors the target must hold afterwards (for
+/// verification) and how many moved.
+async fn copy_cursors<C: GenericClient>(
+    tx: &C,
+    data: &SensorSource,
+    events_copied: &[StoredEvent],
+) -> Result<(Vec<(String, u64)>, usize), Failure> {
+    let mut expected = Vec::new();
+    let mut moved = 0;
+    for (name, c) in &data.cursors {
+        let current: i64 = query_opt(
+            tx,
+            "SELECT seq FROM consumer_cursors WHERE name = $1",
+            &[name],
+        )
+        .await?
+        .map(|r| r.try_get(0))
+        .transpose()?
+        .unwrap_or(0);
+        let published: Vec<&StoredEvent> = events_copied.iter().filter(|e| e.seq <= *c).collect();
+        let mapped = match published.last() {
+            Some(last) => target_seq(tx, last).await?.unwrap_or(0),
+            None => 0,
+        };
+        if mapped > current {
+            let (lots, lot_seqs): (Vec<uuid::Uuid>, Vec<i64>) = published
+                .iter()
+                .filter_map(|e| {
+                    Some((
+                        e.lot_id?.as_uuid(),
+                        i64::try_from(e.lot_seq?).unwrap_or(i64::MAX),
+                    ))
+                })
+                .unzip();
+            let mut payloads = Vec::new();
+            let mut times = Vec::new();
+            for e in published.iter().filter(|e| e.lot_id.is_none()) {
+                payloads.push(to_json(&e.payload)?);
+                times.push(e.occurred_at);
+            }
+            let safe: bool = query_one(
+                tx,
+                "SELECT NOT EXISTS (
+                     SELECT 1 FROM events e WHERE e.seq > $1 AND e.seq <= $2
+                       AND NOT EXISTS (SELECT 1 FROM unnest($3::uuid[], $4::bigint[]) AS p (lot_id, lot_seq)
+                                        WHERE p.lot_id = e.lot_id AND p.lot_seq = e.lot_seq)
+                       AND NOT EXISTS (SELECT 1 FROM unnest($5::text[], $6::timestamptz[]) AS u (payload, at)
+                                        WHERE e.lot_id IS NULL AND u.payload = e.payload_json
+                                          AND u.at = e.occurred_at))",
+                &[&current, &mapped, &lots, &lot_seqs, &payloads, &times],
+            )
+            .await?
+            .try_get(0)?;
+            if safe {
+                execute(
+                    tx,
+                    "INSERT INTO consumer_cursors (name, seq) VALUES ($1, $2)
+                     ON CONFLICT (name) DO UPDATE SET seq = GREATEST(consumer_cursors.seq, excluded.seq)",
+                    &[name, &mapped],
+                )
+                .await?;
+                moved += 1;
+                expected.push((name.clone(), rows::sequence(mapped)?));
+                continue;
+            }
+        }
+        expected.push((name.clone(), rows::sequence(current)?));
+    }
+    Ok((expected, moved))
+}
+
+/// Reads the sensor rows and cursors back from the target and compares.
+async fn verify_sensors(
+    data: &SensorSource,
+    cursors_expected: &[(String, u64)],
+    target: &PgStore,
+    lots: &[LotId],
+    copied: SensorCopied,
+) -> Result<Vec<TableReport>, StoreError> {
+    let mut devices_back = Vec::new();
+    let mut states_back = Vec::new();
+    for lot in lots {
+        devices_back.extend(target.list_devices(*lot).await?);
+        states_back.extend(target.sensor_states(*lot).await?);
+    }
+    let mut alerts_back = Vec::new();
+    for a in &data.alerts {
+        alerts_back.extend(target.alert(a.id).await?.map(|(alert, _)| alert));
+    }
+    let mut cursors_back = Vec::new();
+    for (name, _) in cursors_expected {
+        cursors_back.push((name.clone(), target.consumer_cursor(name).await?));
+    }
+    let report = |table, source: usize, copied, a: String, b: String| TableReport {
+        table,
+        source,
+        copied,
+        source_checksum: a,
+        target_checksum: b,
+    };
+    Ok(vec![
+        report(
+            "devices",
+            data.devices.len(),
+            copied[0],
+            checksum(&data.devices),
+            checksum(&devices_back),
+        ),
+        report(
+            "spot_sensors",
+            data.states.len(),
+            copied[1],
+            checksum(&data.states),
+            checksum(&states_back),
+        ),
+        report(
+            "alerts",
+            data.alerts.len(),
+            copied[2],
+            checksum(&data.alerts),
+            checksum(&alerts_back),
+        ),
+        report(
+            "consumer_cursors",
+            data.cursors.len(),
+            copied[3],
+            checksum(cursors_expected),
+            checksum(&cursors_back),
+        ),
+    ])
 }

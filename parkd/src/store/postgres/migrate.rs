@@ -43,9 +43,19 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../../migrations/postgres/0002_event_cursor.sql"),
     },
     Migration {
+        version: 3,
+        name: "sensors",
+        sql: include_str!("../../../../migrations/postgres/0003_sensors.sql"),
+    },
+    Migration {
         version: 4,
         name: "payments",
         sql: include_str!("../../../../migrations/postgres/0004_payments.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "consumer_cursors",
+        sql: include_str!("../../../../migrations/postgres/0005_consumer_cursors.sql"),
     },
 ];
 

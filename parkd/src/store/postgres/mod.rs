@@ -36,10 +36,13 @@ pub mod rows;
 pub mod scratch;
 pub mod store;
 
+mod cursors;
 mod events;
 mod lots;
 mod payments;
+mod realtime;
 mod reservations;
+mod sensors;
 mod users;
 
 use std::time::Duration;

@@ -306,8 +306,12 @@ pub async fn no_show_candidates<C: GenericClient>(
 ) -> Result<Vec<Reservation>, Failure> {
     reservations_where(
         c,
+        // A spot whose sensor reads occupied is not released as a no-show: the
+        // car is there (checked in or not), and freeing the spot would let it be
+        // booked again under a parked car. Staff see it as an alert instead.
         "r.status = 'confirmed' AND r.start_time <= $1
            AND r.start_time + make_interval(mins => l.no_show_grace_minutes) <= $1
+           AND NOT EXISTS (SELECT 1 FROM spot_sensors ss WHERE ss.spot_id = r.spot_id AND ss.occupied)
          ORDER BY r.start_time LIMIT $2",
         &[&now, &i64::from(limit)],
     )

@@ -107,6 +107,11 @@ impl PgStore {
         Ok(store)
     }
 
+    /// This instance's id, the `origin` of the events it writes.
+    pub(super) fn instance(&self) -> Uuid {
+        self.instance
+    }
+
     /// The connection pool (for tools such as `migrate-data`).
     pub fn pool(&self) -> &Pool {
         &self.pool
@@ -117,11 +122,6 @@ impl PgStore {
         &self.read_pool
     }
 
-    /// This instance's id, recorded as the origin of the events it writes.
-    pub(super) fn instance(&self) -> Uuid {
-        self.instance
-    }
-
     /// Wakes this instance's dispatcher and tells the others, after a write
     /// with events committed.
     pub(super) fn committed_events<T>(
@@ -129,10 +129,16 @@ impl PgStore {
         result: Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         if result.is_ok() {
-            self.events_written.notify_one();
-            self.tell_others.notify_one();
+            self.wrote_events();
         }
         result
+    }
+
+    /// Wakes this instance's dispatcher and tells the others: events were
+    /// committed.
+    pub(super) fn wrote_events(&self) {
+        self.events_written.notify_one();
+        self.tell_others.notify_one();
     }
 
     /// Tells the other instances that `lot` changed, when the transaction
@@ -562,6 +568,7 @@ pub(super) fn is_overlap<T>(result: &Result<T, StoreError>) -> bool {
 }
 
 impl PgStore {
+    /// A pooled connection of the primary.
     pub(super) async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
         self.pool
             .get()
