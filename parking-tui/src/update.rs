@@ -176,7 +176,7 @@ fn on_tick(app: &mut App, now: chrono::DateTime<chrono::Utc>) -> Vec<Command> {
     commands
 }
 
-fn on_lots(app: &mut App, result: Result<Vec<parking_api::LotSummary>, String>) -> Vec<Command> {
+fn on_lots(app: &mut App, result: Result<Vec<crate::model::WatchedLot>, String>) -> Vec<Command> {
     let lots = match result {
         Ok(lots) => lots,
         Err(e) => {
