@@ -141,6 +141,16 @@ async fn without_near_an_operator_lists_the_lots_they_manage() {
         text(&out.stderr)
     );
 
+    // Not logged in: told to log in or name an area.
+    let anonymous = Ctl::new(&app.url);
+    let out = anonymous.run(&["lots", "list"], None).await;
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--near LAT,LNG"),
+        "{}",
+        text(&out.stderr)
+    );
+
     // A radius needs a point; a tenant is for the managed list only.
     for args in [
         &["--profile", "op", "lots", "list", "--radius", "500"][..],

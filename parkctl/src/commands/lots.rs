@@ -5,7 +5,7 @@ use clap::Subcommand;
 use parking_api::{
     CreateLotRequest, Location, Lot, LotSearchQuery, ManagedLotsQuery, UpdateLotRequest,
 };
-use parking_client::{Client, ClientError};
+use parking_client::{AuthError, Client, ClientError};
 
 use super::import::ImportArgs;
 use crate::context::{Context, parse_id};
@@ -278,6 +278,16 @@ async fn all_managed_lots(
                     code: EXIT_AUTH,
                     hint: Some(
                         "only operators and admins manage lots: pass --near LAT,LNG to list lots near a point"
+                            .into(),
+                    ),
+                });
+            }
+            Err(error @ ClientError::Auth(AuthError::NotLoggedIn)) => {
+                return Err(CtlError::Failed {
+                    message: error.to_string(),
+                    code: EXIT_AUTH,
+                    hint: Some(
+                        "log in as an operator or admin (parkctl login) to list the lots you manage, or pass --near LAT,LNG"
                             .into(),
                     ),
                 });

@@ -120,6 +120,12 @@ async fn each_role_sees_exactly_the_lots_it_manages() {
         StatusCode::FORBIDDEN,
     )
     .await;
+    let stray = app.user("stray@example.com", Role::Operator, None).await;
+    problem(
+        app.get("/parking-lots/managed", Some(&stray.access)).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
     problem(
         app.get("/parking-lots/managed", None).await,
         StatusCode::UNAUTHORIZED,
