@@ -31,10 +31,10 @@ struct Cli {
     server: Option<String>,
     /// Watch the lots in an area around LAT,LNG (e.g. 51.05,13.74) instead
     /// of the lots you manage; required for drivers and when not logged in.
-    #[arg(long, env = "PARKING_TUI_NEAR", value_parser = parse_point)]
+    #[arg(long, env = "PARKING_TUI_NEAR", value_name = "LAT,LNG", value_parser = parse_point)]
     near: Option<(f64, f64)>,
     /// The radius of the area around --near, metres (1 to 50000).
-    #[arg(long, env = "PARKING_TUI_RADIUS", default_value_t = 50_000,
+    #[arg(long, env = "PARKING_TUI_RADIUS", default_value_t = 50_000, requires = "near",
           value_parser = clap::value_parser!(u32).range(1..=50_000))]
     radius: u32,
 }
