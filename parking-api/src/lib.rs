@@ -87,6 +87,7 @@ mod openapi_tests {
         Location,
         AmenityDto,
         LotSearchQuery,
+        ManagedLotsQuery,
         LotSummary,
         Lot,
         CreateLotRequest,
@@ -154,6 +155,7 @@ mod openapi_tests {
             "Location",
             "Amenity",
             "LotSearchQuery",
+            "ManagedLotsQuery",
             "LotSummary",
             "Lot",
             "CreateLotRequest",
@@ -259,6 +261,10 @@ mod openapi_tests {
         );
         assert_eq!(names(PageQuery::into_params(|| None)), ["page", "per_page"]);
         assert_eq!(
+            names(ManagedLotsQuery::into_params(|| None)),
+            ["tenant_id", "page", "per_page"]
+        );
+        assert_eq!(
             names(OccupancyQuery::into_params(|| None)),
             ["lot_id", "from", "to", "bucket"]
         );
@@ -283,6 +289,19 @@ mod query_string_tests {
         assert_eq!(q.page_query().offset(), 20);
         assert_eq!(q.validate(), Ok(()));
         assert!(serde_urlencoded::from_str::<LotSearchQuery>("lat=1&lng=2&radius_km=3").is_err());
+        let q: ManagedLotsQuery = serde_urlencoded::from_str(
+            "tenant_id=00000000-0000-0000-0000-000000000001&page=3&per_page=100",
+        )
+        .expect("managed lots query");
+        assert_eq!(q.page_query().offset(), 200);
+        assert_eq!(q.validate(), Ok(()));
+        assert!(
+            serde_urlencoded::from_str::<ManagedLotsQuery>("per_page=0")
+                .expect("parses")
+                .validate()
+                .is_err()
+        );
+        assert!(serde_urlencoded::from_str::<ManagedLotsQuery>("lat=1").is_err());
 
         let q: ReservationsQuery =
             serde_urlencoded::from_str("status=checked_in&per_page=50").expect("list query");

@@ -1,4 +1,5 @@
-//! Lots: `GET /parking-lots` (nearby search), `GET|PATCH|DELETE /parking-lots/{id}`,
+//! Lots: `GET /parking-lots` (nearby search), `GET /parking-lots/managed` (the
+//! lots the caller manages), `GET|PATCH|DELETE /parking-lots/{id}`,
 //! `POST /parking-lots`.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -183,6 +184,36 @@ impl LotSearchQuery {
     /// The radius in metres, default filled in.
     pub fn radius_m(&self) -> u32 {
         self.radius.unwrap_or(DEFAULT_RADIUS_M)
+    }
+
+    /// The paging, defaults filled in.
+    pub fn page_query(&self) -> PageQuery {
+        PageQuery::from_parts(self.page, self.per_page)
+    }
+}
+
+/// `GET /parking-lots/managed?tenant_id&page&per_page`: the lots the caller
+/// manages, by name then id. An operator's are their own tenant's; an admin's
+/// are every lot, or one tenant's with `tenant_id`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ManagedLotsQuery {
+    /// Only this tenant's lots (admins; an operator may name only their own).
+    #[serde(default)]
+    pub tenant_id: Option<Uuid>,
+    /// Page number from 1; default 1.
+    #[serde(default)]
+    pub page: Option<u32>,
+    /// Page size 1 to 100; default 20.
+    #[serde(default)]
+    pub per_page: Option<u32>,
+}
+
+impl ManagedLotsQuery {
+    /// Checks the paging.
+    pub fn validate(&self) -> Result<(), Vec<FieldError>> {
+        self.page_query().validate()
     }
 
     /// The paging, defaults filled in.

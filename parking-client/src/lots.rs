@@ -1,7 +1,9 @@
-//! `/parking-lots`: search, show, find by external id, create, update,
-//! delete.
+//! `/parking-lots`: search, the caller's managed lots, show, find by external
+//! id, create, update, delete.
 
-use parking_api::{CreateLotRequest, Lot, LotSearchQuery, LotSummary, Page, UpdateLotRequest};
+use parking_api::{
+    CreateLotRequest, Lot, LotSearchQuery, LotSummary, ManagedLotsQuery, Page, UpdateLotRequest,
+};
 use reqwest::Method;
 use uuid::Uuid;
 
@@ -16,6 +18,15 @@ impl Client {
     ) -> Result<Page<LotSummary>, ClientError> {
         self.json(Call::new(Method::GET, "/api/v1/parking-lots", Auth::Optional).query(query))
             .await
+    }
+
+    /// `GET /parking-lots/managed` (operator, admin): the lots the caller
+    /// manages, by name then id, with their counts now.
+    pub async fn managed_lots(&self, query: &ManagedLotsQuery) -> Result<Page<Lot>, ClientError> {
+        self.json(
+            Call::new(Method::GET, "/api/v1/parking-lots/managed", Auth::Required).query(query),
+        )
+        .await
     }
 
     /// `GET /parking-lots/{id}`.

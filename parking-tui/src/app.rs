@@ -6,12 +6,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use parking_api::ws::ServerMessage;
-use parking_api::{Alert, LotSummary, Page, Reservation, ReservationStatusDto, ReservationsQuery};
+use parking_api::{Alert, Page, Reservation, ReservationStatusDto, ReservationsQuery};
 use ratatui::crossterm::event::KeyEvent;
 use uuid::Uuid;
 
 use crate::link::Feed;
-use crate::model::{Analytics, LotDetail, LotRow, Span, SpotCounts};
+use crate::model::{Analytics, LotDetail, LotRow, Span, SpotCounts, WatchedLot};
 use crate::theme::Theme;
 
 /// Bookings fetched per page.
@@ -122,8 +122,9 @@ pub enum Msg {
     Resize(u16, u16),
     /// The clock ticked.
     Tick(DateTime<Utc>),
-    /// The lots in the watched area, with their free counts.
-    Lots(Result<Vec<LotSummary>, String>),
+    /// The watched lots (the caller's managed lots, or those in the area),
+    /// with their free counts.
+    Lots(Result<Vec<WatchedLot>, String>),
     /// Spot-level counts of lots.
     Counts(Result<Vec<SpotCounts>, String>),
     /// The alerts, newest first.
@@ -167,7 +168,7 @@ pub enum Action {
 /// What the I/O layer is asked to do; each answers with a [`Msg`].
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
-    /// Search the watched area: answers [`Msg::Lots`].
+    /// List the watched lots: answers [`Msg::Lots`].
     FetchLots,
     /// Count these lots' spots: answers [`Msg::Counts`].
     FetchCounts(Vec<Uuid>),
@@ -313,8 +314,11 @@ pub struct App {
     pub feed: Feed,
     /// When any data last changed.
     pub updated_at: Option<DateTime<Utc>>,
-    /// Whether the first search of the area answered.
+    /// Whether the first listing of the watched lots answered.
     pub discovered: bool,
+    /// True when the watched lots are the caller's managed lots, false for an
+    /// area.
+    pub managed: bool,
     /// The lots, in the overview's order.
     pub lots: Vec<LotRow>,
     /// The overview's order.
@@ -355,6 +359,7 @@ impl App {
             feed: Feed::default(),
             updated_at: None,
             discovered: false,
+            managed: false,
             lots: Vec::new(),
             sort: SortBy::Occupancy,
             selected_lot: None,

@@ -8,14 +8,17 @@ use clap::Parser;
 use parking_client::Client;
 use parking_client::profiles::{Config, FileTokens};
 use parking_tui::app::App;
-use parking_tui::source::{Area, ClientSource};
+use parking_tui::source::{Area, ClientSource, Watch};
 use parking_tui::theme::Theme;
 
-/// The live monitoring dashboard for parkd: every lot in an area at a glance
-/// (occupancy, per-kind counts, trend, alerts), the spot grid of a lot,
-/// bookings with their actions, analytics and alerts.
+/// The live monitoring dashboard for parkd: every lot you manage (or, with
+/// --near, every lot in an area) at a glance (occupancy, per-kind counts,
+/// trend, alerts), the spot grid of a lot, bookings with their actions,
+/// analytics and alerts.
 ///
-/// It logs in with parkctl's profiles: run `parkctl login` first. Press `?`
+/// It logs in with parkctl's profiles: run `parkctl login` first. Operators
+/// and admins watch their managed lots without --near; drivers and anonymous
+/// users name an area with --near. Press `?`
 /// inside for every key, `q` to quit. Colours are off when NO_COLOR is set.
 #[derive(Debug, Parser)]
 #[command(name = "parking-tui", version, about, long_about)]
@@ -26,11 +29,12 @@ struct Cli {
     /// parkd's base URL, overriding the profile's.
     #[arg(long, env = "PARKCTL_SERVER")]
     server: Option<String>,
-    /// The centre of the area to watch, as LAT,LNG (e.g. 51.05,13.74).
-    #[arg(long, env = "PARKING_TUI_NEAR", value_parser = parse_point)]
-    near: (f64, f64),
-    /// The radius of the area to watch, metres (1 to 50000).
-    #[arg(long, env = "PARKING_TUI_RADIUS", default_value_t = 50_000,
+    /// Watch the lots in an area around LAT,LNG (e.g. 51.05,13.74) instead
+    /// of the lots you manage; required for drivers and when not logged in.
+    #[arg(long, env = "PARKING_TUI_NEAR", value_name = "LAT,LNG", value_parser = parse_point)]
+    near: Option<(f64, f64)>,
+    /// The radius of the area around --near, metres (1 to 50000).
+    #[arg(long, env = "PARKING_TUI_RADIUS", default_value_t = 50_000, requires = "near",
           value_parser = clap::value_parser!(u32).range(1..=50_000))]
     radius: u32,
 }
@@ -75,20 +79,33 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     };
     let client = Client::new(server.clone())
         .with_tokens(FileTokens::new(Arc::new(Mutex::new(config)), profile));
-    let area = Area {
-        lat: cli.near.0,
-        lng: cli.near.1,
+    let area = cli.near.map(|(lat, lng)| Area {
+        lat,
+        lng,
         radius_m: cli.radius,
-    };
-    let source = Arc::new(ClientSource::new(client, area));
-    let mut app = App::new(server, user, Utc::now());
-    app.theme = Theme::from_env();
+    });
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    // Without an area, what to watch depends on who the caller is: asked
+    // before the terminal is taken over, so a refusal reads as a CLI error.
+    let roles = match (area, client.tokens()) {
+        (None, Some(_)) => Some(
+            runtime
+                .block_on(client.me())
+                .with_context(|| format!("cannot ask {server} who you are"))?
+                .roles,
+        ),
+        _ => None,
+    };
+    let watch = Watch::choose(area, roles.as_deref()).map_err(anyhow::Error::msg)?;
+    let source = Arc::new(ClientSource::watching(client, watch));
+    let mut app = App::new(server, user, Utc::now());
+    app.theme = Theme::from_env();
+    app.managed = watch == Watch::Managed;
     // `try_init` also installs a panic hook that restores the terminal before
     // the panic message is printed. A panic on any thread (a background task
     // too) then ends the process: drawing on after the terminal was restored

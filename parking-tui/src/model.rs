@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 
 use chrono::{DateTime, Duration, Utc};
-use parking_api::{Alert, AlertKind, KindCountsDto, Lot, QuoteDto, Reservation, Spot};
+use parking_api::{Alert, AlertKind, KindCountsDto, Lot, LotSummary, QuoteDto, Reservation, Spot};
 use parking_api::{ReservationStatusDto, RevenueDay, SpotKindDto};
 use uuid::Uuid;
 
@@ -15,6 +15,46 @@ pub const TREND_WINDOW: Duration = Duration::minutes(10);
 pub const TREND_THRESHOLD: f64 = 0.02;
 /// Occupancy samples kept per lot for the trend.
 const HISTORY_CAP: usize = 64;
+
+/// One lot the dashboard watches with its counts now, as a listing answers
+/// it: the area search (a [`LotSummary`]) or the caller's managed lots (a
+/// [`Lot`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WatchedLot {
+    /// The lot.
+    pub id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// Spots in service.
+    pub total_spots: u32,
+    /// Spots free now, every kind.
+    pub available_spots: u32,
+}
+
+impl From<LotSummary> for WatchedLot {
+    fn from(summary: LotSummary) -> Self {
+        WatchedLot {
+            id: summary.id,
+            name: summary.name,
+            total_spots: summary.total_spots,
+            available_spots: summary.available_spots,
+        }
+    }
+}
+
+impl From<Lot> for WatchedLot {
+    fn from(lot: Lot) -> Self {
+        WatchedLot {
+            id: lot.id,
+            available_spots: lot
+                .available
+                .values()
+                .fold(0u32, |sum, n| sum.saturating_add(*n)),
+            name: lot.name,
+            total_spots: lot.total_spots,
+        }
+    }
+}
 
 /// One lot on the overview.
 #[derive(Clone, Debug, PartialEq)]

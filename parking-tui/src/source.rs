@@ -7,17 +7,17 @@ use std::future::Future;
 use chrono::{DateTime, Duration, Utc};
 use futures_util::StreamExt;
 use parking_api::{
-    Alert, AlertsQuery, LotSearchQuery, LotSummary, OccupancyQuery, Page, QuoteQuery, Reservation,
-    ReservationStatusDto, ReservationsQuery, RevenueGrouping, RevenueQuery, SpotsQuery,
-    UpdateReservationRequest,
+    Alert, AlertsQuery, LotSearchQuery, ManagedLotsQuery, OccupancyQuery, Page, QuoteQuery,
+    Reservation, ReservationStatusDto, ReservationsQuery, RevenueGrouping, RevenueQuery, Role,
+    SpotsQuery, UpdateReservationRequest,
 };
 use parking_client::{Client, ClientError};
 use uuid::Uuid;
 
 use crate::app::{Action, Fetched, Msg, short_id};
-use crate::model::{LotDetail, SpotCounts, money, status_text};
+use crate::model::{LotDetail, SpotCounts, WatchedLot, money, status_text};
 
-/// Lots the dashboard watches at most (pages of the area search).
+/// Lots the dashboard watches at most (pages of the listing).
 pub const MAX_LOTS: usize = 2000;
 /// Requests in flight at once when counting many lots' spots.
 const PARALLEL_REQUESTS: usize = 4;
@@ -35,10 +35,48 @@ pub struct Area {
     pub radius_m: u32,
 }
 
+/// Which lots the dashboard watches.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Watch {
+    /// Every lot the caller manages (an operator's tenant's; an admin's all).
+    Managed,
+    /// The lots in a circle (any caller, drivers and anonymous users too).
+    Area(Area),
+}
+
+impl Watch {
+    /// What to watch for a caller with `roles` (`None`: not logged in) and the
+    /// area asked for on the command line, if any: the area when one is
+    /// given, else the managed lots — which only staff have, so a driver or an
+    /// anonymous user must name an area.
+    pub fn choose(near: Option<Area>, roles: Option<&[Role]>) -> Result<Watch, String> {
+        if let Some(area) = near {
+            return Ok(Watch::Area(area));
+        }
+        let staff = roles
+            .is_some_and(|roles| roles.contains(&Role::Operator) || roles.contains(&Role::Admin));
+        if staff {
+            Ok(Watch::Managed)
+        } else if roles.is_some() {
+            Err(
+                "--near LAT,LNG is required for drivers: only operators and admins have \
+                 managed lots to watch (e.g. --near 51.05,13.74 --radius 2000)"
+                    .to_owned(),
+            )
+        } else {
+            Err(
+                "--near LAT,LNG is required when not logged in (e.g. --near 51.05,13.74); \
+                 operators and admins who ran parkctl login watch their own lots without it"
+                    .to_owned(),
+            )
+        }
+    }
+}
+
 /// The dashboard's data, each method answering one command.
 pub trait Source: Send + Sync + 'static {
-    /// The lots of the watched area with their free counts.
-    fn lots(&self) -> impl Future<Output = Result<Vec<LotSummary>, String>> + Send;
+    /// The watched lots (managed, or in the area) with their free counts.
+    fn lots(&self) -> impl Future<Output = Result<Vec<WatchedLot>, String>> + Send;
     /// Spot-level counts of `lots`.
     fn counts(
         &self,
@@ -71,13 +109,64 @@ pub trait Source: Send + Sync + 'static {
 #[derive(Clone, Debug)]
 pub struct ClientSource {
     client: Client,
-    area: Area,
+    watch: Watch,
 }
 
 impl ClientSource {
     /// Data from `client`, lots from `area`.
     pub fn new(client: Client, area: Area) -> Self {
-        ClientSource { client, area }
+        Self::watching(client, Watch::Area(area))
+    }
+
+    /// Data from `client`, lots as `watch` says.
+    pub fn watching(client: Client, watch: Watch) -> Self {
+        ClientSource { client, watch }
+    }
+
+    /// Every lot in `area`, nearest first, up to [`MAX_LOTS`].
+    async fn area_lots(&self, area: Area) -> Result<Vec<WatchedLot>, ClientError> {
+        let mut lots = Vec::new();
+        for page in 1.. {
+            let query = LotSearchQuery {
+                lat: area.lat,
+                lng: area.lng,
+                radius: Some(area.radius_m),
+                spot_type: None,
+                start_time: None,
+                end_time: None,
+                max_price: None,
+                page: Some(page),
+                per_page: Some(parking_api::MAX_PER_PAGE),
+            };
+            let found = self.client.search_lots(&query).await?;
+            let done = !found.has_next || found.items.is_empty();
+            lots.extend(found.items.into_iter().map(WatchedLot::from));
+            if done || lots.len() >= MAX_LOTS {
+                break;
+            }
+        }
+        lots.truncate(MAX_LOTS);
+        Ok(lots)
+    }
+
+    /// Every lot the caller manages, by name, up to [`MAX_LOTS`].
+    async fn managed_lots(&self) -> Result<Vec<WatchedLot>, ClientError> {
+        let mut lots = Vec::new();
+        for page in 1.. {
+            let query = ManagedLotsQuery {
+                tenant_id: None,
+                page: Some(page),
+                per_page: Some(parking_api::MAX_PER_PAGE),
+            };
+            let found = self.client.managed_lots(&query).await?;
+            let done = !found.has_next || found.items.is_empty();
+            lots.extend(found.items.into_iter().map(WatchedLot::from));
+            if done || lots.len() >= MAX_LOTS {
+                break;
+            }
+        }
+        lots.truncate(MAX_LOTS);
+        Ok(lots)
     }
 
     async fn counts_of(&self, lot: Uuid) -> Result<SpotCounts, ClientError> {
@@ -111,34 +200,12 @@ impl ClientSource {
 }
 
 impl Source for ClientSource {
-    async fn lots(&self) -> Result<Vec<LotSummary>, String> {
-        let mut lots = Vec::new();
-        let mut page = 1;
-        loop {
-            let query = LotSearchQuery {
-                lat: self.area.lat,
-                lng: self.area.lng,
-                radius: Some(self.area.radius_m),
-                spot_type: None,
-                start_time: None,
-                end_time: None,
-                max_price: None,
-                page: Some(page),
-                per_page: Some(100),
-            };
-            let found = self
-                .client
-                .search_lots(&query)
-                .await
-                .map_err(|e| e.to_string())?;
-            lots.extend(found.items);
-            if !found.has_next || lots.len() >= MAX_LOTS {
-                break;
-            }
-            page += 1;
-        }
-        lots.truncate(MAX_LOTS);
-        Ok(lots)
+    async fn lots(&self) -> Result<Vec<WatchedLot>, String> {
+        let lots = match self.watch {
+            Watch::Managed => self.managed_lots().await,
+            Watch::Area(area) => self.area_lots(area).await,
+        };
+        lots.map_err(|e| e.to_string())
     }
 
     async fn counts(&self, lots: Vec<Uuid>) -> Result<Vec<SpotCounts>, String> {

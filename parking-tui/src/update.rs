@@ -176,7 +176,7 @@ fn on_tick(app: &mut App, now: chrono::DateTime<chrono::Utc>) -> Vec<Command> {
     commands
 }
 
-fn on_lots(app: &mut App, result: Result<Vec<parking_api::LotSummary>, String>) -> Vec<Command> {
+fn on_lots(app: &mut App, result: Result<Vec<crate::model::WatchedLot>, String>) -> Vec<Command> {
     let lots = match result {
         Ok(lots) => lots,
         Err(e) => {
@@ -186,10 +186,18 @@ fn on_lots(app: &mut App, result: Result<Vec<parking_api::LotSummary>, String>) 
     };
     let first = !app.discovered;
     app.discovered = true;
+    // The answer is every watched lot: a lot no longer in it (deleted, moved
+    // out of the area, given to another tenant) leaves the overview.
+    let listed: std::collections::HashSet<uuid::Uuid> = lots.iter().map(|l| l.id).collect();
+    let before = app.lots.len();
+    app.lots.retain(|row| listed.contains(&row.id));
+    let removed = app.lots.len() != before;
+    let mut added = Vec::new();
     for summary in lots {
         let row = match app.lots.iter_mut().position(|l| l.id == summary.id) {
             Some(i) => &mut app.lots[i],
             None => {
+                added.push(summary.id);
                 app.lots.push(LotRow::new(summary.id, summary.name.clone()));
                 let last = app.lots.len() - 1;
                 &mut app.lots[last]
@@ -202,6 +210,12 @@ fn on_lots(app: &mut App, result: Result<Vec<parking_api::LotSummary>, String>) 
     if app.feed.link == Link::Polling {
         app.feed.heard_at = Some(app.now);
     }
+    if app
+        .selected_lot
+        .is_some_and(|id| !app.lots.iter().any(|l| l.id == id))
+    {
+        app.selected_lot = None;
+    }
     if app.selected_lot.is_none() {
         resort(app);
         app.selected_lot = app.lots.first().map(|l| l.id);
@@ -209,7 +223,17 @@ fn on_lots(app: &mut App, result: Result<Vec<parking_api::LotSummary>, String>) 
         resort(app);
     }
     if !first {
-        return Vec::new();
+        let mut commands = Vec::new();
+        if !added.is_empty() {
+            commands.push(Command::FetchCounts(added.clone()));
+        }
+        // An open feed is subscribed to the old set: open it again for the
+        // new one (resuming from the seen sequences). A feed reconnecting or
+        // polling picks up the current set by itself.
+        if app.feed.link == Link::Live && (removed || !added.is_empty()) {
+            commands.push(open_live(app));
+        }
+        return commands;
     }
     let mut commands = refresh_counts(app);
     commands.push(open_live(app));

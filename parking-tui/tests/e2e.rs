@@ -1,6 +1,9 @@
 //! End to end: a seeded parkd, the real `parking-tui` binary in a tmux
-//! pane logged in through a parkctl profile, a booking made through the API,
-//! and the lot's free count on the captured screen going from 2/2 to 1/2.
+//! pane logged in as an operator through a parkctl profile and started
+//! without `--near` (so it watches every lot the operator manages, a far-away
+//! one too), a booking made through the API, and the lot's free count on the
+//! captured screen going from 2/2 to 1/2. A driver's start without `--near`
+//! is refused with a CLI error.
 //!
 //! Without tmux the test says it was skipped and why, and fails instead when
 //! `PARKING_REQUIRE_TMUX=1` (as `.ci/run` sets).
@@ -12,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use parkd::testing::{DRIVER, OPERATOR, PASSWORD, TestApp};
-use parking_api::{CreateReservationRequest, SpotKindDto};
+use parking_api::{CreateLotRequest, CreateReservationRequest, SpotKindDto};
 use parking_client::Client;
 
 /// A private tmux server (its own socket), killed when the test ends.
@@ -66,10 +69,10 @@ fn tmux_available() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// A parkctl config with one profile logged in as the operator.
-fn write_profile(dir: &Path, server: &str, access: &str, refresh: &str) {
+/// A parkctl config with one profile logged in as `email`.
+fn write_profile(dir: &Path, server: &str, email: &str, access: &str, refresh: &str) {
     let text = format!(
-        "current = \"default\"\n\n[profiles.default]\nserver = \"{server}\"\nemail = \"{OPERATOR}\"\naccess_token = \"{access}\"\nrefresh_token = \"{refresh}\"\n"
+        "current = \"default\"\n\n[profiles.default]\nserver = \"{server}\"\nemail = \"{email}\"\naccess_token = \"{access}\"\nrefresh_token = \"{refresh}\"\n"
     );
     std::fs::write(dir.join("config.toml"), text).expect("config written");
 }
@@ -96,10 +99,21 @@ async fn a_booking_through_the_api_changes_the_lots_count_on_screen() {
         .login(OPERATOR, PASSWORD)
         .await
         .expect("operator logs in");
+    // A second lot of the operator's, 400 km away: no area search around
+    // the first would find it.
+    let annex: CreateLotRequest = serde_json::from_value(serde_json::json!({
+        "name": "Annex München",
+        "address": "Marienplatz 1, München",
+        "location": {"lat": 48.137, "lng": 11.575},
+        "timezone": "Europe/Berlin"
+    }))
+    .expect("lot request");
+    operator.create_lot(&annex).await.expect("annex created");
     let config = tempfile::tempdir().expect("config dir");
     write_profile(
         config.path(),
         &app.url,
+        OPERATOR,
         &pair.access_token,
         &pair.refresh_token,
     );
@@ -108,7 +122,7 @@ async fn a_booking_through_the_api_changes_the_lots_count_on_screen() {
         socket: format!("parking-tui-e2e-{}", std::process::id()),
     };
     let command = format!(
-        "env PARKCTL_CONFIG_DIR='{}' NO_COLOR=1 '{}' --near 51.05,13.74 --radius 2000",
+        "env PARKCTL_CONFIG_DIR='{}' NO_COLOR=1 '{}'",
         config.path().display(),
         env!("CARGO_BIN_EXE_parking-tui"),
     );
@@ -138,6 +152,10 @@ async fn a_booking_through_the_api_changes_the_lots_count_on_screen() {
         before.contains("op@example.com"),
         "the profile's user is shown:\n{before}"
     );
+    tmux.wait_for("the operator's far-away lot", |line| {
+        line.contains("Annex München")
+    })
+    .await;
 
     let driver = Client::new(app.url.clone());
     driver
@@ -180,4 +198,42 @@ async fn a_booking_through_the_api_changes_the_lots_count_on_screen() {
         assert!(Instant::now() < deadline, "q did not quit");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_driver_without_near_is_told_to_name_an_area() {
+    let app = TestApp::spawn().await;
+    let pair = Client::new(app.url.clone())
+        .login(DRIVER, PASSWORD)
+        .await
+        .expect("driver logs in");
+    let config = tempfile::tempdir().expect("config dir");
+    write_profile(
+        config.path(),
+        &app.url,
+        DRIVER,
+        &pair.access_token,
+        &pair.refresh_token,
+    );
+    // Refused before the terminal is taken over: no tmux needed.
+    let out = tokio::task::spawn_blocking({
+        let dir = config.path().to_owned();
+        move || {
+            Command::new(env!("CARGO_BIN_EXE_parking-tui"))
+                .env("PARKCTL_CONFIG_DIR", dir)
+                .env_remove("PARKING_TUI_NEAR")
+                .env_remove("PARKCTL_PROFILE")
+                .env_remove("PARKCTL_SERVER")
+                .output()
+                .expect("parking-tui runs")
+        }
+    })
+    .await
+    .expect("join");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--near LAT,LNG is required for drivers"),
+        "{stderr}"
+    );
 }

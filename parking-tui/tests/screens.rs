@@ -45,6 +45,28 @@ fn bookings_app() -> App {
 }
 
 #[test]
+fn an_empty_overview_says_what_it_watches() {
+    let text = |app: &App| {
+        let terminal = draw(app, 80, 24);
+        terminal
+            .backend()
+            .buffer()
+            .content()
+            .iter()
+            .map(|c| c.symbol())
+            .collect::<String>()
+    };
+    let mut area = empty_app();
+    update(&mut area, Msg::Lots(Ok(Vec::new())));
+    assert!(text(&area).contains("No lots in the watched area."));
+    let mut managed = empty_app();
+    managed.managed = true;
+    assert!(text(&managed).contains("Looking for lots"));
+    update(&mut managed, Msg::Lots(Ok(Vec::new())));
+    assert!(text(&managed).contains("No lots you manage."));
+}
+
+#[test]
 fn overview_at_80x24() {
     let app = overview_app(30);
     insta::assert_snapshot!(draw(&app, 80, 24).backend());

@@ -7,13 +7,13 @@ use std::time::Duration;
 use chrono::Utc;
 use parkd::testing::{DRIVER, OPERATOR, PASSWORD, TestApp};
 use parking_api::{
-    AlertKind, CreateReservationRequest, ReservationsQuery, SensorBatch, SensorReading,
-    SpotKindDto, SpotRef,
+    AlertKind, CreateLotRequest, CreateReservationRequest, ReservationsQuery, Role, SensorBatch,
+    SensorReading, SpotKindDto, SpotRef,
 };
 use parking_client::Client;
 use parking_tui::app::{Action, Fetched, Msg};
 use parking_tui::model::SpotState;
-use parking_tui::source::{Area, ClientSource, Source};
+use parking_tui::source::{Area, ClientSource, Source, Watch};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use uuid::Uuid;
@@ -111,6 +111,132 @@ async fn lots_counts_lot_bookings_and_actions() {
     assert!(
         !error.is_empty() && !error.contains('\n'),
         "one line: {error}"
+    );
+}
+
+fn lot_request(name: &str, lat: f64, lng: f64) -> CreateLotRequest {
+    serde_json::from_value(serde_json::json!({
+        "name": name,
+        "address": format!("{name} 1"),
+        "location": {"lat": lat, "lng": lng},
+        "timezone": "Europe/Berlin"
+    }))
+    .expect("lot request")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_an_area_an_operator_watches_every_lot_they_manage_and_no_other() {
+    let app = TestApp::spawn().await;
+    let operator = Client::new(app.url.clone());
+    operator
+        .login(OPERATOR, PASSWORD)
+        .await
+        .expect("operator logs in");
+    // Their own lot 400 km from Dresden, and another tenant's lot next to the
+    // seeded one.
+    let munich = operator
+        .create_lot(&lot_request("Annex München", 48.137, 11.575))
+        .await
+        .expect("own lot");
+    let rival_tenant = parkd::store::interface::TenantRecord {
+        id: parking_core::model::TenantId::new(),
+        name: "Rival".into(),
+        created_at: Utc::now(),
+    };
+    app.state
+        .store
+        .create_tenant(rival_tenant.clone())
+        .await
+        .expect("tenant");
+    parkd::service::accounts::create_user(
+        &app.state,
+        parkd::service::accounts::NewUser {
+            email: "rival@example.com".into(),
+            password: parkd::auth::Password::new(PASSWORD.into()).expect("password"),
+            first_name: "Rival".into(),
+            last_name: "Operator".into(),
+            phone: None,
+            roles: vec![parkd::auth::Role::Operator],
+            tenant_id: Some(rival_tenant.id),
+        },
+    )
+    .await
+    .expect("rival operator");
+    let rival = Client::new(app.url.clone());
+    rival
+        .login("rival@example.com", PASSWORD)
+        .await
+        .expect("rival logs in");
+    let rivals = rival
+        .create_lot(&lot_request("Rival Altmarkt", 51.05, 13.74))
+        .await
+        .expect("rival lot");
+
+    let managed = ClientSource::watching(operator.clone(), Watch::Managed);
+    let lots = managed.lots().await.expect("managed lots");
+    let ids: Vec<Uuid> = lots.iter().map(|l| l.id).collect();
+    assert_eq!(
+        ids,
+        [munich.id, app.lot.as_uuid()],
+        "by name, own tenant only"
+    );
+    assert_eq!((lots[1].total_spots, lots[1].available_spots), (2, 2));
+
+    // --near keeps filtering by area: the rival's lot is there, München not.
+    let area = ClientSource::new(operator, DRESDEN);
+    let mut near: Vec<Uuid> = area
+        .lots()
+        .await
+        .expect("area lots")
+        .iter()
+        .map(|l| l.id)
+        .collect();
+    near.sort();
+    let mut expected = vec![app.lot.as_uuid(), rivals.id];
+    expected.sort();
+    assert_eq!(near, expected);
+
+    // A driver has no managed lots: the listing fails with the server's 403.
+    let driver = Client::new(app.url.clone());
+    driver
+        .login(DRIVER, PASSWORD)
+        .await
+        .expect("driver logs in");
+    let error = ClientSource::watching(driver, Watch::Managed)
+        .lots()
+        .await
+        .expect_err("drivers manage no lots");
+    assert!(
+        error.contains("403") || error.contains("operators"),
+        "{error}"
+    );
+}
+
+#[test]
+fn managed_lots_need_staff_and_an_area_always_wins() {
+    let area = Some(DRESDEN);
+    assert_eq!(Watch::choose(area, None), Ok(Watch::Area(DRESDEN)));
+    assert_eq!(
+        Watch::choose(area, Some(&[Role::Operator])),
+        Ok(Watch::Area(DRESDEN))
+    );
+    assert_eq!(
+        Watch::choose(None, Some(&[Role::Operator])),
+        Ok(Watch::Managed)
+    );
+    assert_eq!(
+        Watch::choose(None, Some(&[Role::Admin])),
+        Ok(Watch::Managed)
+    );
+    let driver = Watch::choose(None, Some(&[Role::Driver])).expect_err("drivers name an area");
+    assert!(
+        driver.contains("--near") && driver.contains("drivers"),
+        "{driver}"
+    );
+    let anonymous = Watch::choose(None, None).expect_err("anonymous users name an area");
+    assert!(
+        anonymous.contains("--near") && anonymous.contains("not logged in"),
+        "{anonymous}"
     );
 }
 

@@ -64,6 +64,37 @@ fn first_lots_start_counting_and_open_the_live_feed() {
 }
 
 #[test]
+fn a_re_listing_drops_lots_gone_and_follows_new_ones_live() {
+    let mut app = empty_app();
+    update(&mut app, Msg::Lots(Ok(summaries(3))));
+    update(&mut app, Msg::Live(LiveEvent::Opened));
+    app.selected_lot = Some(lot_id(0));
+    // Lot 0 was deleted, lot 3 created.
+    let relisted: Vec<_> = summaries(4).into_iter().skip(1).collect();
+    let commands = update(&mut app, Msg::Lots(Ok(relisted)));
+    let mut seen: Vec<Uuid> = app.lots.iter().map(|l| l.id).collect();
+    seen.sort();
+    assert_eq!(seen, [lot_id(1), lot_id(2), lot_id(3)]);
+    assert!(
+        app.selected_lot.is_some_and(|id| id != lot_id(0)),
+        "the selection moves off a lot that is gone"
+    );
+    assert_eq!(
+        commands,
+        vec![
+            Command::FetchCounts(vec![lot_id(3)]),
+            Command::OpenLive {
+                lots: app.lots.iter().map(|l| l.id).collect(),
+                since: app.feed.since.clone(),
+            },
+        ]
+    );
+    // The same set again changes nothing.
+    let same: Vec<_> = summaries(4).into_iter().skip(1).collect();
+    assert!(update(&mut app, Msg::Lots(Ok(same))).is_empty());
+}
+
+#[test]
 fn sorting_cycles_occupancy_name_alerts_and_keeps_the_selection() {
     let mut app = overview_app(12);
     let occupancies: Vec<f64> = app.lots.iter().map(|l| l.occupancy()).collect();

@@ -2,25 +2,31 @@
 //! is in [`super::import`]).
 
 use clap::Subcommand;
-use parking_api::{CreateLotRequest, Location, Lot, LotSearchQuery, UpdateLotRequest};
-use parking_client::ClientError;
+use parking_api::{
+    CreateLotRequest, Location, Lot, LotSearchQuery, ManagedLotsQuery, UpdateLotRequest,
+};
+use parking_client::{AuthError, Client, ClientError};
 
 use super::import::ImportArgs;
 use crate::context::{Context, parse_id};
-use crate::error::{CtlError, EXIT_CONFLICT};
+use crate::error::{CtlError, EXIT_AUTH, EXIT_CONFLICT, EXIT_ERROR};
 use crate::output::{self, Format};
 
 /// `parkctl lots …`.
 #[derive(Debug, Subcommand)]
 pub enum LotsCommand {
-    /// Lots near a point, nearest first.
+    /// Lots near a point, nearest first (--near); without --near, every lot
+    /// you manage by name (operators: your tenant's; admins: all, or --tenant's).
     List {
         /// The point to search around, as LAT,LNG.
         #[arg(long, value_name = "LAT,LNG", allow_hyphen_values = true)]
-        near: String,
+        near: Option<String>,
         /// Search radius in metres (default 1000, at most 50000).
-        #[arg(long, value_name = "M")]
+        #[arg(long, value_name = "M", requires = "near")]
         radius: Option<u32>,
+        /// Only this tenant's managed lots (admins).
+        #[arg(long, value_name = "ID", conflicts_with = "near")]
+        tenant: Option<String>,
     },
     /// One lot in detail.
     Show {
@@ -88,7 +94,38 @@ pub enum LotsCommand {
 pub async fn run(ctx: &Context, command: LotsCommand) -> Result<(), CtlError> {
     let client = ctx.client()?;
     match command {
-        LotsCommand::List { near, radius } => {
+        LotsCommand::List {
+            near: None, tenant, ..
+        } => {
+            let tenant = tenant
+                .as_deref()
+                .map(|t| parse_id("tenant", t))
+                .transpose()?;
+            let lots = all_managed_lots(ctx, &client, tenant).await?;
+            let rows = lots
+                .iter()
+                .map(|l| {
+                    let free: u32 = l.available.values().sum();
+                    vec![
+                        l.id.to_string(),
+                        l.name.clone(),
+                        l.address.clone(),
+                        format!("{free}/{}", l.total_spots),
+                    ]
+                })
+                .collect();
+            output::print(
+                ctx.format,
+                &["ID", "NAME", "ADDRESS", "FREE/TOTAL"],
+                rows,
+                &lots,
+            )
+        }
+        LotsCommand::List {
+            near: Some(near),
+            radius,
+            ..
+        } => {
             let (lat, lng) = parse_point(&near)?;
             let query = LotSearchQuery {
                 lat,
@@ -213,6 +250,64 @@ pub async fn run(ctx: &Context, command: LotsCommand) -> Result<(), CtlError> {
         }
         LotsCommand::Import(args) => super::import::run(ctx, &client, args).await,
     }
+}
+
+/// The most pages of managed lots fetched (100 lots each): a bound on what a
+/// misbehaving server can make parkctl hold.
+const MAX_MANAGED_PAGES: u32 = 1000;
+
+/// Every lot the caller manages, page after page. A driver's 403 becomes a
+/// hint to search an area instead.
+async fn all_managed_lots(
+    ctx: &Context,
+    client: &Client,
+    tenant: Option<uuid::Uuid>,
+) -> Result<Vec<Lot>, CtlError> {
+    let mut lots = Vec::new();
+    for page in 1..=MAX_MANAGED_PAGES {
+        let query = ManagedLotsQuery {
+            tenant_id: tenant,
+            page: Some(page),
+            per_page: Some(parking_api::MAX_PER_PAGE),
+        };
+        let answer = match client.managed_lots(&query).await {
+            Ok(answer) => answer,
+            Err(error @ ClientError::Api { status: 403, .. }) => {
+                return Err(CtlError::Failed {
+                    message: error.to_string(),
+                    code: EXIT_AUTH,
+                    hint: Some(
+                        "only operators and admins manage lots: pass --near LAT,LNG to list lots near a point"
+                            .into(),
+                    ),
+                });
+            }
+            Err(error @ ClientError::Auth(AuthError::NotLoggedIn)) => {
+                return Err(CtlError::Failed {
+                    message: error.to_string(),
+                    code: EXIT_AUTH,
+                    hint: Some(
+                        "log in as an operator or admin (parkctl login) to list the lots you manage, or pass --near LAT,LNG"
+                            .into(),
+                    ),
+                });
+            }
+            Err(error) => return Err(ctx.fail(error)),
+        };
+        let done = !answer.has_next || answer.items.is_empty();
+        lots.extend(answer.items);
+        if done {
+            return Ok(lots);
+        }
+    }
+    Err(CtlError::Failed {
+        message: format!(
+            "parkd reports more than {} managed lots",
+            MAX_MANAGED_PAGES * parking_api::MAX_PER_PAGE
+        ),
+        code: EXIT_ERROR,
+        hint: Some("narrow the list with --tenant ID or --near LAT,LNG".into()),
+    })
 }
 
 /// Local validation failures as one usage error naming every field.

@@ -1,8 +1,9 @@
 //! `/parking-lots` and `/parking-lots/{id}`: the public nearby search and lot
 //! details, and lot administration for operators (their tenant's lots) and
 //! admins (any lot); `/parking-lots/by-external-id/{external_id}` finds a lot
-//! again by its id in an imported data set, so imports can be re-run. The use
-//! cases live in [`crate::service::lots`].
+//! again by its id in an imported data set, so imports can be re-run;
+//! `/parking-lots/managed` lists the lots the caller manages. The use cases live
+//! in [`crate::service::lots`].
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -10,7 +11,7 @@ use axum::http::StatusCode;
 use chrono::Utc;
 use parking_api::common::{MoneyDto, Page, Problem};
 use parking_api::lots::{
-    CreateLotRequest, Location, Lot, LotSearchQuery, LotSummary, UpdateLotRequest,
+    CreateLotRequest, Location, Lot, LotSearchQuery, LotSummary, ManagedLotsQuery, UpdateLotRequest,
 };
 use parking_core::model::{GeoPoint, Interval, KindCounts, Lot as CoreLot, LotId, TenantId};
 use parking_core::spatial::Radius;
@@ -30,6 +31,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(search_lots, create_lot))
         .routes(routes!(show_lot, update_lot, delete_lot))
         .routes(routes!(lot_by_external_id))
+        .routes(routes!(list_managed_lots))
 }
 
 fn summary(found: Found) -> LotSummary {
@@ -142,6 +144,62 @@ pub async fn show_lot(
         wire.with_external_id(lots::external_id(&state, id))
             .with_payment_mode(payments::mode_dto(state.payments.mode(id))),
     ))
+}
+
+/// The lots the caller manages, by name then id, each with its spot counts
+/// now: an operator's tenant's lots; an admin's every lot, or one tenant's with
+/// `tenant_id`. Staff only.
+#[utoipa::path(
+    get,
+    path = "/parking-lots/managed",
+    tag = "lots",
+    params(ManagedLotsQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Page<Lot>),
+        (status = 401, body = Problem),
+        (status = 403, body = Problem, description = "Not staff, an operator without a tenant, or an operator naming another tenant"),
+        (status = 404, body = Problem, description = "An admin naming a tenant that does not exist"),
+        (status = 422, body = Problem, description = "Bad paging")
+    )
+)]
+pub async fn list_managed_lots(
+    State(state): State<AppState>,
+    actor: Actor,
+    ApiQuery(query): ApiQuery<ManagedLotsQuery>,
+) -> Result<Json<Page<Lot>>, ApiError> {
+    actor.require_staff()?;
+    query.validate().map_err(ApiError::Validation)?;
+    let scope =
+        lots::managed_scope(&state, &actor, query.tenant_id.map(TenantId::from_uuid)).await?;
+    let paging = query.page_query();
+    let now = Utc::now();
+    // Counted under the engine's lock; external ids and payment modes sit
+    // behind their own locks, taken only after it is released.
+    let (counted, total) = {
+        let city = state.engine.read();
+        let (page, total) = lots::managed_lots(&city, scope, paging.page, paging.per_page);
+        let counted: Vec<Lot> = page
+            .into_iter()
+            .map(|lot| {
+                Lot::from_core(
+                    &lot.lot,
+                    lot.inventory.capacity().total(),
+                    &lot.inventory.availability_now(now),
+                )
+            })
+            .collect();
+        (counted, total)
+    };
+    let items = counted
+        .into_iter()
+        .map(|wire| {
+            let id = LotId::from_uuid(wire.id);
+            wire.with_external_id(lots::external_id(&state, id))
+                .with_payment_mode(payments::mode_dto(state.payments.mode(id)))
+        })
+        .collect();
+    Ok(Json(Page::new(items, total, paging.page, paging.per_page)))
 }
 
 /// The lot with this external id (its id in an imported data set), for

@@ -174,6 +174,76 @@ pub fn managed_lot(state: &AppState, actor: &Actor, id: LotId) -> Result<Lot, Ap
     }
 }
 
+/// Whose lots a managed-lots listing covers, decided from the caller alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LotScope {
+    /// Every lot (an admin naming no tenant).
+    All,
+    /// One tenant's lots.
+    Tenant(TenantId),
+}
+
+impl LotScope {
+    fn covers(self, tenant: TenantId) -> bool {
+        match self {
+            LotScope::All => true,
+            LotScope::Tenant(own) => own == tenant,
+        }
+    }
+}
+
+/// The scope of the caller's managed lots: an operator's own tenant (naming
+/// another is a 403, as for [`owning_tenant`]); an admin's every lot, or the
+/// named tenant's (an unknown tenant is a 404). Drivers are refused (403).
+pub async fn managed_scope(
+    state: &AppState,
+    actor: &Actor,
+    named: Option<TenantId>,
+) -> Result<LotScope, ApiError> {
+    actor.require_staff()?;
+    if actor.is_admin() {
+        return match named {
+            None => Ok(LotScope::All),
+            Some(tenant) => match state.store.tenant(tenant).await? {
+                Some(_) => Ok(LotScope::Tenant(tenant)),
+                None => Err(ApiError::NotFound("tenant")),
+            },
+        };
+    }
+    let own = actor
+        .tenant_id
+        .ok_or_else(|| ApiError::Forbidden("this operator belongs to no tenant".into()))?;
+    match named {
+        Some(other) if other != own => Err(ApiError::Forbidden(
+            "operators see their own tenant's lots only".into(),
+        )),
+        _ => Ok(LotScope::Tenant(own)),
+    }
+}
+
+/// One page of the lots in `scope`, by name then id, and how many there are in
+/// all. The scope is applied before sorting and paging, so a page is never
+/// short for lots of other tenants.
+pub fn managed_lots(
+    city: &City,
+    scope: LotScope,
+    page: u32,
+    per_page: u32,
+) -> (Vec<&parking_core::city::LotState>, u64) {
+    let mut lots: Vec<_> = city
+        .lots()
+        .filter(|state| scope.covers(state.lot.tenant_id))
+        .collect();
+    let total = lots.len() as u64;
+    lots.sort_unstable_by(|a, b| {
+        (a.lot.name.as_str(), a.lot.id.as_uuid()).cmp(&(b.lot.name.as_str(), b.lot.id.as_uuid()))
+    });
+    let per_page = per_page as usize;
+    let offset = (page.saturating_sub(1) as usize).saturating_mul(per_page);
+    let items = lots.into_iter().skip(offset).take(per_page).collect();
+    (items, total)
+}
+
 /// The tenant a new lot belongs to: an admin must name an existing one; an
 /// operator's lots are their own tenant's (naming another is a 403).
 pub async fn owning_tenant(

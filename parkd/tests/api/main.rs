@@ -9,6 +9,7 @@ mod events;
 mod helpers;
 mod lots;
 mod lots_import;
+mod lots_managed;
 mod openapi;
 mod ops;
 mod payments;

@@ -23,6 +23,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("patch", "/api/v1/parking-lots/{id}"),
     ("delete", "/api/v1/parking-lots/{id}"),
     ("get", "/api/v1/parking-lots/by-external-id/{external_id}"),
+    ("get", "/api/v1/parking-lots/managed"),
     ("get", "/api/v1/parking-lots/{id}/spots"),
     ("post", "/api/v1/parking-lots/{id}/spots"),
     ("patch", "/api/v1/parking-lots/{id}/spots/{spot_id}"),

@@ -4,4 +4,5 @@
 mod auth;
 mod bookings;
 mod helpers;
+mod lots;
 mod payments;

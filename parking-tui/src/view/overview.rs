@@ -55,7 +55,9 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         header,
     );
     if app.lots.is_empty() {
-        let text = if app.discovered {
+        let text = if app.discovered && app.managed {
+            "No lots you manage."
+        } else if app.discovered {
             "No lots in the watched area."
         } else {
             "Looking for lots…"

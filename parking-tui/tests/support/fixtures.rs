@@ -15,7 +15,7 @@ use parking_core::model::{
 };
 use parking_tui::app::{App, LiveEvent, Msg};
 use parking_tui::link::Link;
-use parking_tui::model::{Analytics, LotDetail, LotRow, SpotCounts};
+use parking_tui::model::{Analytics, LotDetail, LotRow, SpotCounts, WatchedLot};
 use parking_tui::update::update;
 use uuid::Uuid;
 
@@ -40,9 +40,9 @@ pub fn empty_app() -> App {
     )
 }
 
-/// The area search's answer for `count` lots: lot `n` has `40 + 7n % 160`
-/// spots of which a share that grows with `n` is taken.
-pub fn summaries(count: u32) -> Vec<LotSummary> {
+/// The area search's answer for `count` lots, as the source hands it on: lot
+/// `n` has `40 + 7n % 160` spots of which a share that grows with `n` is taken.
+pub fn summaries(count: u32) -> Vec<WatchedLot> {
     (0..count)
         .map(|n| {
             let total = 40 + (n * 7) % 160;
@@ -60,6 +60,7 @@ pub fn summaries(count: u32) -> Vec<LotSummary> {
                 available_spots: total - taken,
                 quote: None,
             }
+            .into()
         })
         .collect()
 }
