@@ -162,3 +162,25 @@ async fn apply(
     }
     Ok(applied)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_consecutive_from_one_and_match_sqlite() {
+        // The runner records only the highest version applied, so a gap would
+        // skip a migration that lands later: numbers must be consecutive. The
+        // two backends share version numbers, so `migrate-data` and operators
+        // can speak of one schema version.
+        let mut prev = 0;
+        for m in MIGRATIONS {
+            assert_eq!(m.version, prev + 1, "migration {} out of order", m.name);
+            prev = m.version;
+        }
+        assert_eq!(
+            latest_version(),
+            crate::store::sqlite::migrate::latest_version()
+        );
+    }
+}
