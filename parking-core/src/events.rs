@@ -59,6 +59,18 @@ pub enum DomainEvent {
         /// The agreed price.
         total: Money,
     },
+    /// The driver arrived: a confirmed booking was checked in (the spot stays
+    /// blocked until check-out).
+    ReservationCheckedIn {
+        /// The reservation.
+        reservation_id: ReservationId,
+        /// Its lot.
+        lot_id: LotId,
+        /// Its spot.
+        spot_id: SpotId,
+        /// The driver.
+        user_id: UserId,
+    },
     /// A spot stopped being blocked by a reservation.
     ParkingSpotReleased {
         /// The reservation.
@@ -162,6 +174,7 @@ impl DomainEvent {
         match self {
             DomainEvent::ParkingSpotBooked { lot_id, .. }
             | DomainEvent::ParkingSpotReleased { lot_id, .. }
+            | DomainEvent::ReservationCheckedIn { lot_id, .. }
             | DomainEvent::ReservationCancelled { lot_id, .. }
             | DomainEvent::PaymentProcessed { lot_id, .. }
             | DomainEvent::SpotStatusChanged { lot_id, .. }
@@ -176,6 +189,7 @@ impl DomainEvent {
         match self {
             DomainEvent::ParkingSpotBooked { .. } => "parking_spot_booked",
             DomainEvent::ParkingSpotReleased { .. } => "parking_spot_released",
+            DomainEvent::ReservationCheckedIn { .. } => "reservation_checked_in",
             DomainEvent::ReservationCancelled { .. } => "reservation_cancelled",
             DomainEvent::PaymentProcessed { .. } => "payment_processed",
             DomainEvent::UserRegistered { .. } => "user_registered",

@@ -17,7 +17,7 @@ use parking_api::alerts::Alert;
 use parking_api::ws::{ReservationEventKind, ServerMessage};
 use parking_core::events::{DomainEvent, ReleaseReason};
 use parking_core::model::{
-    KindCounts, LotId, Reservation, ReservationId, ReservationStatus, TenantId, UserId,
+    Interval, KindCounts, LotId, Reservation, ReservationId, ReservationStatus, TenantId, UserId,
 };
 
 use super::frames::{LotFrames, render};
@@ -119,6 +119,8 @@ struct Owned {
     user: UserId,
     lot: LotId,
     status: ReservationStatus,
+    /// Its booked time, to tell a change of times from a repeat.
+    interval: Interval,
 }
 
 /// Spots in service and free now, per kind; `None` if the lot is gone.
@@ -370,6 +372,7 @@ impl Registry {
                     user,
                     lot: r.lot_id,
                     status: r.status,
+                    interval: r.interval,
                 },
             );
             if let (ReservationStatus::Held, Some(at)) = (r.status, r.hold_expires_at) {
@@ -430,17 +433,29 @@ impl Registry {
                 lot_id,
                 user_id,
                 status,
+                interval,
                 ..
             } => {
                 if !inner.users.contains_key(user_id) {
                     return None;
                 }
-                let previous = inner.owned.get(reservation_id).map(|o| o.status);
+                let previous = inner
+                    .owned
+                    .get(reservation_id)
+                    .map(|o| (o.status, o.interval));
                 let kind = match (previous, status) {
                     (None, ReservationStatus::Held) => ReservationEventKind::Held,
-                    (None | Some(ReservationStatus::Held), ReservationStatus::Confirmed) => {
+                    (None | Some((ReservationStatus::Held, _)), ReservationStatus::Confirmed) => {
                         ReservationEventKind::Confirmed
                     }
+                    // Loaded from the store when the driver authenticated, just
+                    // before its own event arrived: nothing changed, so the event
+                    // says what the booking is (a redelivery repeats it: at least once).
+                    (Some((was, times)), now) if was == *now && times == *interval => match now {
+                        ReservationStatus::Held => ReservationEventKind::Held,
+                        ReservationStatus::Confirmed => ReservationEventKind::Confirmed,
+                        _ => ReservationEventKind::Changed,
+                    },
                     _ => ReservationEventKind::Changed,
                 };
                 inner.owned.insert(
@@ -449,6 +464,7 @@ impl Registry {
                         user: *user_id,
                         lot: *lot_id,
                         status: *status,
+                        interval: *interval,
                     },
                 );
                 let held = *status == ReservationStatus::Held;
@@ -463,6 +479,27 @@ impl Registry {
                     *status,
                     *user_id,
                     needs_expiry,
+                )
+            }
+            DomainEvent::ReservationCheckedIn {
+                reservation_id,
+                lot_id,
+                user_id,
+                ..
+            } => {
+                if !inner.users.contains_key(user_id) {
+                    return None;
+                }
+                if let Some(owned) = inner.owned.get_mut(reservation_id) {
+                    owned.status = ReservationStatus::CheckedIn;
+                }
+                (
+                    *reservation_id,
+                    *lot_id,
+                    ReservationEventKind::CheckedIn,
+                    ReservationStatus::CheckedIn,
+                    *user_id,
+                    false,
                 )
             }
             DomainEvent::ReservationCancelled {
@@ -736,6 +773,67 @@ mod tests {
         assert_eq!(seqs(&resumer), vec![("availability_update".to_owned(), 6)]);
         registry.publish_lot(&engine, lot, 6, now);
         assert_eq!(seqs(&resumer), vec![("availability_update".to_owned(), 6)]);
+    }
+
+    fn events(mailbox: &Mailbox) -> Vec<String> {
+        mailbox
+            .take()
+            .frames
+            .iter()
+            .map(|f| {
+                let v: serde_json::Value = serde_json::from_str(f.as_str()).expect("json");
+                v["event"].as_str().unwrap_or_default().to_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_booking_loaded_at_auth_before_its_event_is_still_announced_as_confirmed() {
+        let registry = Registry::default();
+        let mailbox = Arc::new(Mailbox::new(8));
+        registry.connect(1, Arc::clone(&mailbox));
+        let user = UserId::new();
+        registry.authenticate(
+            1,
+            Identity {
+                user,
+                admin: false,
+                operator_of: None,
+            },
+        );
+        let start = Utc::now() + chrono::Duration::days(1);
+        let interval = Interval::new(start, start + chrono::Duration::hours(2)).expect("interval");
+        let r = Reservation {
+            id: ReservationId::new(),
+            lot_id: LotId::new(),
+            spot_id: SpotId::new(),
+            user_id: user,
+            interval,
+            status: ReservationStatus::Confirmed,
+            hold_expires_at: None,
+            total: parking_core::model::Money::new(
+                500,
+                parking_core::model::Currency::new("EUR").expect("EUR"),
+            ),
+            created_at: Utc::now(),
+        };
+        // The store read made at authentication already saw the booking…
+        registry.track(user, [r.clone()]);
+        let booked = |interval| DomainEvent::ParkingSpotBooked {
+            reservation_id: r.id,
+            lot_id: r.lot_id,
+            spot_id: r.spot_id,
+            user_id: user,
+            interval,
+            status: ReservationStatus::Confirmed,
+            total: r.total,
+        };
+        // …when its own event arrives: it is news to the driver, not a change.
+        registry.reservation_event(&booked(interval), Some(1));
+        assert_eq!(events(&mailbox), vec!["confirmed".to_owned()]);
+        let later = Interval::new(start, start + chrono::Duration::hours(3)).expect("interval");
+        registry.reservation_event(&booked(later), Some(2));
+        assert_eq!(events(&mailbox), vec!["changed".to_owned()]);
     }
 
     #[test]

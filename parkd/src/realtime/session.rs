@@ -581,6 +581,7 @@ fn spot_of(event: &DomainEvent) -> Option<SpotId> {
     match event {
         DomainEvent::ParkingSpotBooked { spot_id, .. }
         | DomainEvent::ParkingSpotReleased { spot_id, .. }
+        | DomainEvent::ReservationCheckedIn { spot_id, .. }
         | DomainEvent::ReservationCancelled { spot_id, .. }
         | DomainEvent::SpotStatusChanged { spot_id, .. }
         | DomainEvent::AlertRaised { spot_id, .. }

@@ -391,9 +391,15 @@ pub async fn check_in(
     let record = visible(state, actor, id).await?;
     let mut r = record.reservation.clone();
     r.check_in().map_err(lifecycle_error)?;
+    let event = DomainEvent::ReservationCheckedIn {
+        reservation_id: r.id,
+        lot_id: r.lot_id,
+        spot_id: r.spot_id,
+        user_id: r.user_id,
+    };
     state
         .store
-        .update_reservation(r.clone(), ReservationStatus::Confirmed, None, vec![])
+        .update_reservation(r.clone(), ReservationStatus::Confirmed, None, vec![event])
         .await?;
     Ok(BookingView {
         reservation: r,

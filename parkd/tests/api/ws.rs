@@ -432,6 +432,60 @@ async fn a_driver_receives_its_own_reservation_events_and_nobody_else_does() {
 }
 
 #[tokio::test]
+async fn a_driver_hears_of_its_check_in_and_check_out() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("Acme").await;
+    let lot = lot_at(&app, tenant, 51.05, 13.74, 1).await;
+    let ada = app.user("ada@example.com", Role::Driver, None).await;
+    let mut ws = connect(&app).await;
+    send(&mut ws, json!({"type": "auth", "token": ada.access})).await;
+    assert_eq!(next(&mut ws).await["type"], "authenticated");
+    let id = book(&app, &ada, lot, 0).await;
+    let booked = next(&mut ws).await;
+    assert_eq!(booked["event"], "confirmed", "{booked}");
+    for (action, event, status) in [
+        ("check-in", "checked_in", "checked_in"),
+        ("check-out", "completed", "completed"),
+    ] {
+        let response = app
+            .post(
+                &format!("/reservations/{id}/{action}"),
+                Some(&ada.access),
+                json!({}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "{action}");
+        let message = next(&mut ws).await;
+        assert_eq!(
+            (
+                &message["event"],
+                &message["status"],
+                &message["reservation_id"]
+            ),
+            (&json!(event), &json!(status), &json!(id)),
+            "{message}"
+        );
+    }
+    // The check-in is in the outbox too, for replay and Kafka consumers.
+    let events = app
+        .state
+        .store
+        .events_after(0, Some(lot), None, 100)
+        .await
+        .expect("events");
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "parking_spot_booked",
+            "reservation_checked_in",
+            "parking_spot_released"
+        ]
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn alerts_reach_the_lots_operators_and_admins_only() {
     let app = TestApp::spawn().await;
     let acme = app.tenant("Acme").await;
