@@ -1176,7 +1176,11 @@ async fn a_payment_mode_change_reaches_the_other_instances() {
         }
         seen
     }
-    assert_eq!(mode_on(&b).await, "on_site");
+    // The new lot itself reaches B the same way.
+    assert_eq!(
+        until(async || mode_on(&b).await, "on_site").await,
+        "on_site"
+    );
     // Each test instance signs its own tokens: an operator session on each.
     let operator_b = b
         .user("op-b@example.com", Role::Operator, Some(tenant))
