@@ -464,12 +464,7 @@ pub async fn cancel(
     let refund = if state.payments.is_prepaid(r.lot_id) {
         // What was paid is refunded by the policy (never more than was paid),
         // through Stripe, before the cancellation commits with the refund.
-        let due = if before == ReservationStatus::Held {
-            Money::zero(r.total.currency)
-        } else {
-            refund
-        };
-        payments::cancel_paid(state, before, &r, due, events).await?
+        payments::cancel_paid(state, before, &r, refund, events).await?
     } else {
         state
             .store
