@@ -8,11 +8,12 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use parking_api::common::{MoneyDto, Page, Problem};
 use parking_api::lots::{
     CreateLotRequest, Location, Lot, LotSearchQuery, LotSummary, ManagedLotsQuery, UpdateLotRequest,
 };
+use parking_core::city::LotState;
 use parking_core::model::{GeoPoint, Interval, KindCounts, Lot as CoreLot, LotId, TenantId};
 use parking_core::spatial::Radius;
 use utoipa_axum::router::OpenApiRouter;
@@ -47,7 +48,24 @@ fn summary(found: Found) -> LotSummary {
     }
 }
 
-/// The wire form of a lot with its counts now and its external id, from the
+/// The wire form of a lot in memory with its spot counts at `now`.
+fn counted(lot: &LotState, now: DateTime<Utc>) -> Lot {
+    Lot::from_core(
+        &lot.lot,
+        lot.inventory.capacity().total(),
+        &lot.inventory.availability_now(now),
+    )
+}
+
+/// `wire` with what parkd keeps beside the core's lot: its external id and
+/// payment mode (each behind its own lock: call without the engine's).
+fn with_stored_fields(state: &AppState, wire: Lot) -> Lot {
+    let id = LotId::from_uuid(wire.id);
+    wire.with_external_id(lots::external_id(state, id))
+        .with_payment_mode(payments::mode_dto(state.payments.mode(id)))
+}
+
+/// The wire form of a lot with its counts now and its stored fields, from the
 /// engine.
 fn lot_dto(state: &AppState, lot: &CoreLot) -> Lot {
     let wire = {
@@ -61,8 +79,7 @@ fn lot_dto(state: &AppState, lot: &CoreLot) -> Lot {
             Err(_) => Lot::from_core(lot, 0, &KindCounts::default()),
         }
     };
-    wire.with_external_id(lots::external_id(state, lot.id))
-        .with_payment_mode(payments::mode_dto(state.payments.mode(lot.id)))
+    with_stored_fields(state, wire)
 }
 
 /// Lots within `radius` metres (default 1000, at most 50000) of `lat`/`lng`,
@@ -130,20 +147,14 @@ pub async fn show_lot(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Lot>, ApiError> {
-    let id = LotId::from_uuid(id);
     let wire = {
         let city = state.engine.read();
-        let lot = city.lot(id).map_err(|_| ApiError::NotFound("lot"))?;
-        Lot::from_core(
-            &lot.lot,
-            lot.inventory.capacity().total(),
-            &lot.inventory.availability_now(Utc::now()),
-        )
+        let lot = city
+            .lot(LotId::from_uuid(id))
+            .map_err(|_| ApiError::NotFound("lot"))?;
+        counted(lot, Utc::now())
     };
-    Ok(Json(
-        wire.with_external_id(lots::external_id(&state, id))
-            .with_payment_mode(payments::mode_dto(state.payments.mode(id))),
-    ))
+    Ok(Json(with_stored_fields(&state, wire)))
 }
 
 /// The lots the caller manages, by name then id, each with its spot counts
@@ -174,30 +185,17 @@ pub async fn list_managed_lots(
         lots::managed_scope(&state, &actor, query.tenant_id.map(TenantId::from_uuid)).await?;
     let paging = query.page_query();
     let now = Utc::now();
-    // Counted under the engine's lock; external ids and payment modes sit
-    // behind their own locks, taken only after it is released.
-    let (counted, total) = {
+    // Counted under the engine's lock; the stored fields are added after it
+    // is released.
+    let (wires, total) = {
         let city = state.engine.read();
         let (page, total) = lots::managed_lots(&city, scope, paging.page, paging.per_page);
-        let counted: Vec<Lot> = page
-            .into_iter()
-            .map(|lot| {
-                Lot::from_core(
-                    &lot.lot,
-                    lot.inventory.capacity().total(),
-                    &lot.inventory.availability_now(now),
-                )
-            })
-            .collect();
-        (counted, total)
+        let wires: Vec<Lot> = page.into_iter().map(|lot| counted(lot, now)).collect();
+        (wires, total)
     };
-    let items = counted
+    let items = wires
         .into_iter()
-        .map(|wire| {
-            let id = LotId::from_uuid(wire.id);
-            wire.with_external_id(lots::external_id(&state, id))
-                .with_payment_mode(payments::mode_dto(state.payments.mode(id)))
-        })
+        .map(|wire| with_stored_fields(&state, wire))
         .collect();
     Ok(Json(Page::new(items, total, paging.page, paging.per_page)))
 }
