@@ -23,7 +23,8 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use chrono::{DateTime, Utc};
 use parking_core::city::City;
 use parking_core::events::DomainEvent;
-use parking_core::model::{LotId, Reservation, ReservationStatus};
+use parking_core::model::{Lot, LotId, Reservation, ReservationStatus, Spot};
+use parking_core::pricing::RateCard;
 
 use crate::store::LotSnapshot;
 use crate::store::interface::{Snapshot, StoredEvent};
@@ -110,15 +111,8 @@ impl Engine {
             let mut city = self.write();
             city.remove_lot(lot);
             if let Some(stored) = stored {
-                city.add_lot(stored.lot.lot.clone(), stored.rates.clone())
-                    .map_err(|e| EngineError::Inconsistent(format!("lot {lot}: {e}")))?;
-                for spot in &stored.spots {
-                    city.add_spot(spot.clone())
-                        .map_err(|e| EngineError::Inconsistent(format!("spot {}: {e}", spot.id)))?;
-                }
-                for r in &stored.blocking {
-                    restore(&mut city, r, now)?;
-                }
+                add_lot(&mut city, &stored.lot.lot, stored.rates.clone())?;
+                add_spots_and_bookings(&mut city, &stored.spots, &stored.blocking, now)?;
             }
         }
         let mut ids = self.external_ids_mut();
@@ -215,18 +209,33 @@ fn build_city(snapshot: &Snapshot, now: DateTime<Utc>) -> Result<(City, External
         if let Some(external_id) = &record.external_id {
             external_ids.insert(record.lot.id, external_id.clone());
         }
-        let card = rates.remove(&record.lot.id);
-        city.add_lot(record.lot.clone(), card)
-            .map_err(|e| EngineError::Inconsistent(format!("lot {}: {e}", record.lot.id)))?;
+        add_lot(&mut city, &record.lot, rates.remove(&record.lot.id))?;
     }
-    for spot in &snapshot.spots {
+    add_spots_and_bookings(&mut city, &snapshot.spots, &snapshot.blocking, now)?;
+    Ok((city, external_ids))
+}
+
+/// Adds a stored lot with its rate card.
+fn add_lot(city: &mut City, lot: &Lot, card: Option<RateCard>) -> Result<(), EngineError> {
+    city.add_lot(lot.clone(), card)
+        .map_err(|e| EngineError::Inconsistent(format!("lot {}: {e}", lot.id)))
+}
+
+/// Adds stored spots, then the blocking bookings on them.
+fn add_spots_and_bookings(
+    city: &mut City,
+    spots: &[Spot],
+    blocking: &[Reservation],
+    now: DateTime<Utc>,
+) -> Result<(), EngineError> {
+    for spot in spots {
         city.add_spot(spot.clone())
             .map_err(|e| EngineError::Inconsistent(format!("spot {}: {e}", spot.id)))?;
     }
-    for r in &snapshot.blocking {
-        restore(&mut city, r, now)?;
+    for r in blocking {
+        restore(city, r, now)?;
     }
-    Ok((city, external_ids))
+    Ok(())
 }
 
 impl Engine {
