@@ -819,19 +819,18 @@ async fn stripe_refund(
     )))
 }
 
-/// Refunds `amount` across a reservation's paid payments, newest first, and
-/// commits the refunds together with `reservation` and `events` in one
-/// transaction. Returns what was refunded.
+/// Refunds `amount` across a reservation's `payments` (as stored, oldest
+/// first) newest first, and commits the refunds together with `reservation`
+/// and `events` in one transaction. Returns what was refunded.
 async fn refund_reservation(
     state: &AppState,
-    reservation: ReservationId,
+    payments: &[PaymentRecord],
     amount: Money,
     reason: &str,
     tag: &str,
     reservation_change: Option<ReservationChange>,
     events: Vec<DomainEvent>,
 ) -> Result<Money, ApiError> {
-    let payments = state.store.payments_of(reservation).await?;
     let mut left = amount.amount;
     let mut change = PaymentChange {
         reservation: reservation_change,
@@ -855,18 +854,13 @@ async fn refund_reservation(
 }
 
 /// What a reservation's payments took, net of refunds.
-async fn net_paid(
-    state: &AppState,
-    reservation: ReservationId,
-    currency: Currency,
-) -> Result<Money, ApiError> {
-    let payments = state.store.payments_of(reservation).await?;
+fn net_paid(payments: &[PaymentRecord], currency: Currency) -> Money {
     let net = payments
         .iter()
         .filter(|p| p.status.was_paid())
         .map(|p| p.amount.amount - p.refunded)
         .sum();
-    Ok(Money::new(net, currency))
+    Money::new(net, currency)
 }
 
 /// Cancels a booking of a prepaid lot: refunds what the policy allows (bounded
@@ -880,7 +874,8 @@ pub async fn cancel_paid(
     policy_refund: Money,
     events_for: impl Fn(Money) -> Vec<DomainEvent>,
 ) -> Result<Money, ApiError> {
-    if state.store.payments_of(cancelled.id).await?.is_empty() {
+    let payments = state.store.payments_of(cancelled.id).await?;
+    if payments.is_empty() {
         // Booked before its lot became prepaid: settled on site, as before.
         state
             .store
@@ -888,7 +883,7 @@ pub async fn cancel_paid(
             .await?;
         return Ok(policy_refund);
     }
-    let net = net_paid(state, cancelled.id, policy_refund.currency).await?;
+    let net = net_paid(&payments, policy_refund.currency);
     let due = Money::new(policy_refund.amount.min(net.amount).max(0), net.currency);
     let change = ReservationChange {
         reservation: cancelled.clone(),
@@ -897,7 +892,7 @@ pub async fn cancel_paid(
     };
     let refunded = refund_reservation(
         state,
-        cancelled.id,
+        &payments,
         due,
         "cancellation",
         "",
@@ -972,11 +967,16 @@ pub async fn commit_reschedule(
     };
     // Bookings of on-site lots, and those made before their lot became
     // prepaid, have no payments to keep in step.
-    if !state.payments.is_prepaid(old.lot_id) || state.store.payments_of(old.id).await?.is_empty() {
+    let payments = if state.payments.is_prepaid(old.lot_id) {
+        state.store.payments_of(old.id).await?
+    } else {
+        Vec::new()
+    };
+    if payments.is_empty() {
         plain().await?;
         return Ok(None);
     }
-    let net = net_paid(state, old.id, old.total.currency).await?;
+    let net = net_paid(&payments, old.total.currency);
     if old.status == ReservationStatus::Held || net.amount <= 0 {
         return Err(ApiError::conflict(
             "pay for the booking before changing its times",
@@ -1014,7 +1014,16 @@ pub async fn commit_reschedule(
         Ok(Some(payment))
     } else if diff.amount < 0 {
         let back = Money::new(-diff.amount, diff.currency);
-        refund_reservation(state, old.id, back, "shortened", &tag, Some(change), events).await?;
+        refund_reservation(
+            state,
+            &payments,
+            back,
+            "shortened",
+            &tag,
+            Some(change),
+            events,
+        )
+        .await?;
         Ok(None)
     } else {
         plain().await?;
