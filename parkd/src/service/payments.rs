@@ -686,30 +686,27 @@ pub async fn pay(
         .retrieve_intent(&intent_id)
         .await
         .map_err(gateway_error)?;
-    if current.state == IntentState::Succeeded {
-        settle_success(state, payment.id, &current.id, None).await?;
-        let mut view = booking::show(state, actor, id).await?;
-        view.payment = latest(state, id).await?;
-        return Ok(view);
-    }
-    match gateway.confirm_intent(&intent_id, payment_method).await {
-        Ok(intent) if intent.state == IntentState::Succeeded => {
-            settle_success(state, payment.id, &intent.id, None).await?;
+    let paid = if current.state == IntentState::Succeeded {
+        current
+    } else {
+        match gateway.confirm_intent(&intent_id, payment_method).await {
+            Ok(intent) if intent.state == IntentState::Succeeded => intent,
+            Ok(intent) => {
+                return Err(ApiError::conflict(format!(
+                    "the payment needs more steps from the payer ({:?}); use the client secret",
+                    intent.state
+                )));
+            }
+            Err(GatewayError::Declined(why)) => {
+                settle_failure(state, payment.id, &why, None).await?;
+                return Err(ApiError::Unprocessable(format!(
+                    "the card was declined: {why}; the hold was released"
+                )));
+            }
+            Err(e) => return Err(gateway_error(e)),
         }
-        Ok(intent) => {
-            return Err(ApiError::conflict(format!(
-                "the payment needs more steps from the payer ({:?}); use the client secret",
-                intent.state
-            )));
-        }
-        Err(GatewayError::Declined(why)) => {
-            settle_failure(state, payment.id, &why, None).await?;
-            return Err(ApiError::Unprocessable(format!(
-                "the card was declined: {why}; the hold was released"
-            )));
-        }
-        Err(e) => return Err(gateway_error(e)),
-    }
+    };
+    settle_success(state, payment.id, &paid.id, None).await?;
     let mut view = booking::show(state, actor, id).await?;
     view.payment = latest(state, id).await?;
     Ok(view)
