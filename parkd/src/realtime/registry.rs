@@ -599,52 +599,45 @@ impl Registry {
 
     /// Sends an alert event to the lot's tenant's operators and to admins.
     pub fn alert(&self, engine: &Engine, event: &DomainEvent) {
-        let alert = match event {
-            DomainEvent::AlertRaised {
-                alert_id,
-                kind,
-                lot_id,
-                spot_id,
-                spot_label,
-                reservation_id,
-                raised_at,
-                detail,
-            } => Alert {
-                id: alert_id.as_uuid(),
-                kind: (*kind).into(),
-                lot_id: lot_id.as_uuid(),
-                spot_id: spot_id.as_uuid(),
-                spot_label: spot_label.clone(),
-                reservation_id: reservation_id.map(|r| r.as_uuid()),
-                raised_at: *raised_at,
-                detail: detail.clone(),
-                acknowledged_at: None,
-                acknowledged_by: None,
-            },
-            DomainEvent::AlertAcknowledged {
-                alert_id,
-                kind,
-                lot_id,
-                spot_id,
-                spot_label,
-                reservation_id,
-                raised_at,
-                detail,
-                by,
-                at,
-            } => Alert {
-                id: alert_id.as_uuid(),
-                kind: (*kind).into(),
-                lot_id: lot_id.as_uuid(),
-                spot_id: spot_id.as_uuid(),
-                spot_label: spot_label.clone(),
-                reservation_id: reservation_id.map(|r| r.as_uuid()),
-                raised_at: *raised_at,
-                detail: detail.clone(),
-                acknowledged_at: Some(*at),
-                acknowledged_by: Some(by.as_uuid()),
-            },
-            _ => return,
+        let (DomainEvent::AlertRaised {
+            alert_id,
+            kind,
+            lot_id,
+            spot_id,
+            spot_label,
+            reservation_id,
+            raised_at,
+            detail,
+        }
+        | DomainEvent::AlertAcknowledged {
+            alert_id,
+            kind,
+            lot_id,
+            spot_id,
+            spot_label,
+            reservation_id,
+            raised_at,
+            detail,
+            ..
+        }) = event
+        else {
+            return;
+        };
+        let acknowledged = match event {
+            DomainEvent::AlertAcknowledged { by, at, .. } => Some((*at, by.as_uuid())),
+            _ => None,
+        };
+        let alert = Alert {
+            id: alert_id.as_uuid(),
+            kind: (*kind).into(),
+            lot_id: lot_id.as_uuid(),
+            spot_id: spot_id.as_uuid(),
+            spot_label: spot_label.clone(),
+            reservation_id: reservation_id.map(|r| r.as_uuid()),
+            raised_at: *raised_at,
+            detail: detail.clone(),
+            acknowledged_at: acknowledged.map(|(at, _)| at),
+            acknowledged_by: acknowledged.map(|(_, by)| by),
         };
         let inner = self.inner();
         let tenant = engine
