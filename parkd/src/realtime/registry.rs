@@ -686,6 +686,7 @@ mod tests {
     };
 
     use super::*;
+    use crate::realtime::frames::seqs;
 
     fn engine_with_lot() -> (Engine, LotId) {
         let engine = Engine::default();
@@ -716,21 +717,6 @@ mod tests {
         (engine, id)
     }
 
-    fn seqs(mailbox: &Mailbox) -> Vec<(String, u64)> {
-        mailbox
-            .take()
-            .frames
-            .iter()
-            .map(|f| {
-                let v: serde_json::Value = serde_json::from_str(f.as_str()).expect("json");
-                (
-                    v["type"].as_str().unwrap_or_default().to_owned(),
-                    v["seq"].as_u64().unwrap_or_default(),
-                )
-            })
-            .collect()
-    }
-
     #[test]
     fn a_resume_ends_at_the_replayed_seq_even_when_the_bus_is_behind_the_store() {
         let (engine, lot) = engine_with_lot();
@@ -748,7 +734,10 @@ mod tests {
             .subscribe(&engine, 1, &[wanted(0, None)], 10, 10, now)
             .expect("subscribed");
         registry.publish_lot(&engine, lot, 5, now);
-        assert_eq!(seqs(&watcher), vec![("snapshot".to_owned(), 5)]);
+        assert_eq!(
+            seqs(&watcher.take().frames),
+            vec![("snapshot".to_owned(), 5)]
+        );
         // Event 6 is committed (the store says 6) but not yet on the bus.
         let outcome = registry
             .subscribe(&engine, 2, &[wanted(6, Some(3))], 10, 10, now)
@@ -761,11 +750,20 @@ mod tests {
                 upto: 6
             }]
         );
-        assert!(seqs(&resumer).is_empty(), "held during the replay");
+        assert!(
+            seqs(&resumer.take().frames).is_empty(),
+            "held during the replay"
+        );
         registry.finish_replay(&engine, 2, lot, false, now);
-        assert_eq!(seqs(&resumer), vec![("availability_update".to_owned(), 6)]);
+        assert_eq!(
+            seqs(&resumer.take().frames),
+            vec![("availability_update".to_owned(), 6)]
+        );
         registry.publish_lot(&engine, lot, 6, now);
-        assert_eq!(seqs(&resumer), vec![("availability_update".to_owned(), 6)]);
+        assert_eq!(
+            seqs(&resumer.take().frames),
+            vec![("availability_update".to_owned(), 6)]
+        );
     }
 
     fn events(mailbox: &Mailbox) -> Vec<String> {
