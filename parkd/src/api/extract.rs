@@ -116,6 +116,18 @@ impl Actor {
         }
     }
 
+    /// Whose rows a staff listing shows: `None` for an admin (every tenant's),
+    /// an operator's own tenant. Refuses drivers and operators without a tenant.
+    pub fn staff_tenant(&self) -> Result<Option<TenantId>, ApiError> {
+        self.require_staff()?;
+        if self.is_admin() {
+            return Ok(None);
+        }
+        self.tenant_id
+            .map(Some)
+            .ok_or_else(|| ApiError::Forbidden("this operator belongs to no tenant".into()))
+    }
+
     /// Refuses callers who are not admins.
     pub fn require_admin(&self) -> Result<(), ApiError> {
         if self.is_admin() {

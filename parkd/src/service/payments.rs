@@ -1165,15 +1165,7 @@ pub async fn list(
 ) -> Result<Page<Payment>, ApiError> {
     actor.require_staff()?;
     query.validate().map_err(ApiError::Validation)?;
-    let scope = if actor.is_admin() {
-        Scope::All
-    } else {
-        Scope::Tenant(
-            actor
-                .tenant_id
-                .ok_or_else(|| ApiError::Forbidden("this operator belongs to no tenant".into()))?,
-        )
-    };
+    let scope = actor.staff_tenant()?.map_or(Scope::All, Scope::Tenant);
     let page = query.page_query();
     let (rows, total) = state
         .store
