@@ -714,30 +714,6 @@ pub async fn pay(
 
 // --- refunds ----------------------------------------------------------------------
 
-/// Refunds up to `amount` of one payment through Stripe and records it. The
-/// Stripe key is derived from the payment, the reason and `tag`, so a retry
-/// refunds once. Returns the refund, or `None` if there was nothing to refund.
-async fn refund_payment(
-    state: &AppState,
-    payment: &PaymentRecord,
-    amount: i64,
-    reason: &str,
-    extra: Option<(ReservationChange, Vec<DomainEvent>)>,
-) -> Result<Option<RefundRecord>, ApiError> {
-    let made = stripe_refund(state, payment, amount, reason, "").await?;
-    let mut change = PaymentChange::default();
-    if let Some((reservation, events)) = extra {
-        change.reservation = Some(reservation);
-        change.events = events;
-    }
-    if let Some((updated, refund)) = &made {
-        change.updates.push((updated.clone(), payment.status));
-        change.refunds.push(refund.clone());
-    }
-    commit_refunds(state, change).await?;
-    Ok(made.map(|(_, r)| r))
-}
-
 /// Commits refunds Stripe has made, with what goes with them. A concurrent
 /// change of a refunded payment is reconciled rather than failed: when a
 /// `charge.refunded` webhook overtook this commit and already counted the
@@ -771,7 +747,9 @@ async fn commit_refunds(state: &AppState, mut change: PaymentChange) -> Result<(
     Err(lost_race())
 }
 
-/// Asks Stripe for a refund; `None` when there is nothing to refund.
+/// Asks Stripe for a refund of up to `amount`; `None` when there is nothing to
+/// refund. The Stripe key is derived from the payment, `reason` and `tag`, so
+/// a retry refunds once.
 async fn stripe_refund(
     state: &AppState,
     payment: &PaymentRecord,
@@ -1060,9 +1038,18 @@ pub async fn operator_refund(
             ),
         ));
     }
-    let refund = refund_payment(state, &payment, amount, "operator", None)
+    let (updated, refund) = stripe_refund(state, &payment, amount, "operator", "")
         .await?
         .ok_or_else(|| ApiError::conflict("nothing is left to refund on this payment"))?;
+    commit_refunds(
+        state,
+        PaymentChange {
+            updates: vec![(updated, payment.status)],
+            refunds: vec![refund.clone()],
+            ..PaymentChange::default()
+        },
+    )
+    .await?;
     let now = load_payment(state, id).await?;
     Ok(RefundResponse {
         payment: payment_dto(&now),
