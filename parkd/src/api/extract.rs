@@ -138,16 +138,18 @@ impl Actor {
     }
 }
 
-fn bearer(parts: &Parts) -> Option<&str> {
+/// The credential of an `Authorization: <scheme> <credential>` header
+/// (the scheme in any case).
+pub(super) fn credential<'a>(parts: &'a Parts, scheme: &str) -> Option<&'a str> {
     let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then_some(token.trim())
+    let (given, credential) = value.split_once(' ')?;
+    given
+        .eq_ignore_ascii_case(scheme)
+        .then_some(credential.trim())
 }
 
 fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Actor>, ApiError> {
-    let Some(token) = bearer(parts) else {
+    let Some(token) = credential(parts, "bearer") else {
         return Ok(None);
     };
     let claims = state.tokens.verify(token).map_err(|e| match e {
