@@ -455,6 +455,17 @@ impl Config {
     /// `PARKD_LISTEN`, `PARKD_DATA_DIR` and `PARKD_LOG_FORMAT` also arrive as
     /// flags' environment fallbacks; reading them here too keeps one rule.
     fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        fn value<T: std::str::FromStr>(key: &'static str, raw: &str) -> Result<T, ConfigError>
+        where
+            T::Err: std::fmt::Display,
+        {
+            raw.trim()
+                .parse()
+                .map_err(|e: T::Err| ConfigError::Invalid {
+                    key,
+                    message: format!("{raw:?}: {e}"),
+                })
+        }
         fn parse<T: std::str::FromStr>(
             env: &impl Fn(&str) -> Option<String>,
             key: &'static str,
@@ -464,13 +475,21 @@ impl Config {
             T::Err: std::fmt::Display,
         {
             if let Some(raw) = env(key) {
-                *target = raw
-                    .trim()
-                    .parse()
-                    .map_err(|e: T::Err| ConfigError::Invalid {
-                        key,
-                        message: format!("{raw:?}: {e}"),
-                    })?;
+                *target = value(key, &raw)?;
+            }
+            Ok(())
+        }
+        /// As `parse`, for an optional setting a blank variable leaves as it is.
+        fn parse_set<T: std::str::FromStr>(
+            env: &impl Fn(&str) -> Option<String>,
+            key: &'static str,
+            target: &mut Option<T>,
+        ) -> Result<(), ConfigError>
+        where
+            T::Err: std::fmt::Display,
+        {
+            if let Some(raw) = env(key).filter(|v| !v.trim().is_empty()) {
+                *target = Some(value(key, &raw)?);
             }
             Ok(())
         }
@@ -496,12 +515,8 @@ impl Config {
         }
         parse(&env, "PARKD_KAFKA_TOPIC", &mut self.kafka_topic)?;
         parse(&env, "PARKD_KAFKA_CLIENT_ID", &mut self.kafka_client_id)?;
-        if let Some(url) = env("PARKD_DATABASE_URL").filter(|u| !u.trim().is_empty()) {
-            self.database_url = Some(DatabaseUrl(url.trim().to_owned()));
-        }
-        if let Some(url) = env("PARKD_READ_DATABASE_URL").filter(|u| !u.trim().is_empty()) {
-            self.read_database_url = Some(DatabaseUrl(url.trim().to_owned()));
-        }
+        parse_set(&env, "PARKD_DATABASE_URL", &mut self.database_url)?;
+        parse_set(&env, "PARKD_READ_DATABASE_URL", &mut self.read_database_url)?;
         parse(&env, "PARKD_POOL_SIZE", &mut self.pool_size)?;
         parse(
             &env,
@@ -548,25 +563,22 @@ impl Config {
         )?;
         parse(&env, "PARKD_RATE_LIMITS_BURST", &mut limits.burst)?;
         let stripe = &mut self.stripe;
-        for (key, target) in [
-            ("PARKD_STRIPE_SECRET_KEY", &mut stripe.secret_key),
-            ("PARKD_STRIPE_WEBHOOK_SECRET", &mut stripe.webhook_secret),
-        ] {
-            if let Some(value) = env(key).filter(|v| !v.trim().is_empty()) {
-                *target = Some(Secret::new(value.trim()));
-            }
-        }
-        for (key, target) in [
-            ("PARKD_STRIPE_SECRET_KEY_FILE", &mut stripe.secret_key_file),
-            (
-                "PARKD_STRIPE_WEBHOOK_SECRET_FILE",
-                &mut stripe.webhook_secret_file,
-            ),
-        ] {
-            if let Some(value) = env(key).filter(|v| !v.trim().is_empty()) {
-                *target = Some(PathBuf::from(value.trim()));
-            }
-        }
+        parse_set(&env, "PARKD_STRIPE_SECRET_KEY", &mut stripe.secret_key)?;
+        parse_set(
+            &env,
+            "PARKD_STRIPE_WEBHOOK_SECRET",
+            &mut stripe.webhook_secret,
+        )?;
+        parse_set(
+            &env,
+            "PARKD_STRIPE_SECRET_KEY_FILE",
+            &mut stripe.secret_key_file,
+        )?;
+        parse_set(
+            &env,
+            "PARKD_STRIPE_WEBHOOK_SECRET_FILE",
+            &mut stripe.webhook_secret_file,
+        )?;
         parse(&env, "PARKD_STRIPE_API_BASE", &mut stripe.api_base)?;
         parse(&env, "PARKD_STRIPE_TIMEOUT_SECS", &mut stripe.timeout_secs)?;
         let ws = &mut self.websocket;

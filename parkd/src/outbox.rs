@@ -237,9 +237,9 @@ mod tests {
     }
 
     #[test]
-    fn publishing_without_subscribers_is_not_an_error() {
-        EventBus::default().publish(StoredEvent {
-            seq: 1,
+    fn publishing_without_subscribers_drops_the_event_and_the_bus_carries_on() {
+        let event = |seq| StoredEvent {
+            seq,
             lot_id: None,
             lot_seq: None,
             event_type: "user_registered".into(),
@@ -248,6 +248,12 @@ mod tests {
                 tenant_id: None,
             },
             occurred_at: chrono::Utc::now(),
-        });
+        };
+        let bus = EventBus::default();
+        bus.publish(event(1));
+        let mut rx = bus.subscribe();
+        bus.publish(event(2));
+        assert_eq!(rx.try_recv().expect("the later event").seq, 2);
+        assert!(rx.try_recv().is_err(), "the event nobody heard is not kept");
     }
 }

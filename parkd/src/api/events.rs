@@ -52,17 +52,7 @@ pub async fn list(
 ) -> Result<Json<EventPage>, ApiError> {
     actor.require_staff()?;
     query.validate().map_err(ApiError::Validation)?;
-    let tenant = if actor.is_admin() {
-        None
-    } else {
-        // An operator without a tenant manages no lot: nothing to see.
-        let Some(tenant) = actor.tenant_id else {
-            return Err(ApiError::Forbidden(
-                "an operator without a tenant has no events".into(),
-            ));
-        };
-        Some(tenant)
-    };
+    let tenant = actor.staff_tenant()?;
     let after = query.after.unwrap_or(0);
     let events = state
         .store

@@ -116,6 +116,18 @@ impl Actor {
         }
     }
 
+    /// Whose rows a staff listing shows: `None` for an admin (every tenant's),
+    /// an operator's own tenant. Refuses drivers and operators without a tenant.
+    pub fn staff_tenant(&self) -> Result<Option<TenantId>, ApiError> {
+        self.require_staff()?;
+        if self.is_admin() {
+            return Ok(None);
+        }
+        self.tenant_id
+            .map(Some)
+            .ok_or_else(|| ApiError::Forbidden("this operator belongs to no tenant".into()))
+    }
+
     /// Refuses callers who are not admins.
     pub fn require_admin(&self) -> Result<(), ApiError> {
         if self.is_admin() {
@@ -126,16 +138,18 @@ impl Actor {
     }
 }
 
-fn bearer(parts: &Parts) -> Option<&str> {
+/// The credential of an `Authorization: <scheme> <credential>` header
+/// (the scheme in any case).
+pub(super) fn credential<'a>(parts: &'a Parts, scheme: &str) -> Option<&'a str> {
     let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then_some(token.trim())
+    let (given, credential) = value.split_once(' ')?;
+    given
+        .eq_ignore_ascii_case(scheme)
+        .then_some(credential.trim())
 }
 
 fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Actor>, ApiError> {
-    let Some(token) = bearer(parts) else {
+    let Some(token) = credential(parts, "bearer") else {
         return Ok(None);
     };
     let claims = state.tokens.verify(token).map_err(|e| match e {

@@ -3,7 +3,6 @@
 
 use axum::Json;
 use axum::extract::{FromRequestParts, State};
-use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use parking_api::alerts::{SensorBatch, SensorBatchResult};
 use parking_api::common::Problem;
@@ -58,18 +57,9 @@ impl FromRequestParts<AppState> for AuthenticatedDevice {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let key = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("device"))
-            .map(|(_, key)| key.trim())
-            .ok_or_else(|| {
-                ApiError::Unauthorized(
-                    "a device key is required: `Authorization: Device <key>`".into(),
-                )
-            })?;
+        let key = super::extract::credential(parts, "device").ok_or_else(|| {
+            ApiError::Unauthorized("a device key is required: `Authorization: Device <key>`".into())
+        })?;
         sensors::authenticate_device(state, key)
             .await
             .map(AuthenticatedDevice)

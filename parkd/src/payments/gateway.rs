@@ -204,6 +204,24 @@ impl StripeGateway {
         Ok(Some(StripeGateway { client, timeout }))
     }
 
+    /// Sends an intent request with the call timeout, idempotent under `key`
+    /// when given.
+    async fn send_intent(
+        &self,
+        request: impl StripeRequest<Output = PaymentIntent>,
+        key: Option<&str>,
+    ) -> Result<Intent, GatewayError> {
+        let mut request = request.customize().timeout(self.timeout);
+        if let Some(key) = key {
+            request = request.request_strategy(idempotent(key)?);
+        }
+        request
+            .send(&self.client)
+            .await
+            .map(Intent::from)
+            .map_err(map_error)
+    }
+
     /// Creates an intent for `amount` with `metadata`; the same `key` always
     /// yields the same intent.
     pub async fn create_intent(
@@ -214,15 +232,8 @@ impl StripeGateway {
     ) -> Result<Intent, GatewayError> {
         let request =
             CreatePaymentIntent::new(stripe_amount(amount)?, stripe_currency(amount.currency))
-                .metadata(metadata)
-                .customize()
-                .request_strategy(idempotent(key)?)
-                .timeout(self.timeout);
-        request
-            .send(&self.client)
-            .await
-            .map(Intent::from)
-            .map_err(map_error)
+                .metadata(metadata);
+        self.send_intent(request, Some(key)).await
     }
 
     /// Confirms an intent with a saved payment method.
@@ -231,36 +242,20 @@ impl StripeGateway {
         intent_id: &str,
         payment_method: &str,
     ) -> Result<Intent, GatewayError> {
-        ConfirmPaymentIntent::new(intent_id)
-            .payment_method(payment_method)
-            .customize()
-            .timeout(self.timeout)
-            .send(&self.client)
-            .await
-            .map(Intent::from)
-            .map_err(map_error)
+        let request = ConfirmPaymentIntent::new(intent_id).payment_method(payment_method);
+        self.send_intent(request, None).await
     }
 
     /// Reads an intent.
     pub async fn retrieve_intent(&self, intent_id: &str) -> Result<Intent, GatewayError> {
-        RetrievePaymentIntent::new(intent_id)
-            .customize()
-            .timeout(self.timeout)
-            .send(&self.client)
+        self.send_intent(RetrievePaymentIntent::new(intent_id), None)
             .await
-            .map(Intent::from)
-            .map_err(map_error)
     }
 
     /// Cancels an intent (nothing will be taken).
     pub async fn cancel_intent(&self, intent_id: &str) -> Result<Intent, GatewayError> {
-        CancelPaymentIntent::new(intent_id)
-            .customize()
-            .timeout(self.timeout)
-            .send(&self.client)
+        self.send_intent(CancelPaymentIntent::new(intent_id), None)
             .await
-            .map(Intent::from)
-            .map_err(map_error)
     }
 
     /// Refunds `amount` of an intent's charge; the same `key` refunds once.

@@ -79,3 +79,18 @@ impl LotFrames {
         self.capacity == *capacity && self.available == *available
     }
 }
+
+/// Each frame's `type` and `seq` (tests).
+#[cfg(test)]
+pub(crate) fn seqs(frames: &[Frame]) -> Vec<(String, u64)> {
+    frames
+        .iter()
+        .map(|f| {
+            let v: serde_json::Value = serde_json::from_str(f.as_str()).expect("json");
+            (
+                v["type"].as_str().unwrap_or_default().to_owned(),
+                v["seq"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect()
+}

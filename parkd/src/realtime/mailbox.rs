@@ -208,25 +208,12 @@ mod tests {
     use parking_core::model::{KindCounts, SpotKind};
 
     use super::*;
+    use crate::realtime::frames::seqs;
 
     fn state(lot: LotId, seq: u64, free: u32) -> Arc<LotFrames> {
         let mut available = KindCounts::default();
         available.set(SpotKind::Regular, free);
         Arc::new(LotFrames::new(lot, seq, available, available, Utc::now()))
-    }
-
-    fn seqs(taken: &Taken) -> Vec<(String, u64)> {
-        taken
-            .frames
-            .iter()
-            .map(|f| {
-                let v: serde_json::Value = serde_json::from_str(f.as_str()).expect("json");
-                (
-                    v["type"].as_str().unwrap_or_default().to_owned(),
-                    v["seq"].as_u64().unwrap_or_default(),
-                )
-            })
-            .collect()
     }
 
     #[test]
@@ -235,12 +222,12 @@ mod tests {
         let mailbox = Mailbox::new(4);
         mailbox.watch(lot, state(lot, 1, 5), false);
         let first = mailbox.take();
-        assert_eq!(seqs(&first), vec![("snapshot".to_owned(), 1)]);
+        assert_eq!(seqs(&first.frames), vec![("snapshot".to_owned(), 1)]);
         for seq in 2..=50 {
             mailbox.offer(lot, &state(lot, seq, 5));
         }
         assert_eq!(
-            seqs(&mailbox.take()),
+            seqs(&mailbox.take().frames),
             vec![("availability_update".to_owned(), 50)],
             "49 changes coalesce into the newest"
         );
@@ -253,7 +240,10 @@ mod tests {
         let mailbox = Mailbox::new(4);
         mailbox.watch(lot, state(lot, 1, 5), false);
         mailbox.offer(lot, &state(lot, 2, 4));
-        assert_eq!(seqs(&mailbox.take()), vec![("snapshot".to_owned(), 2)]);
+        assert_eq!(
+            seqs(&mailbox.take().frames),
+            vec![("snapshot".to_owned(), 2)]
+        );
     }
 
     #[test]
@@ -265,14 +255,14 @@ mod tests {
         assert!(mailbox.take().frames.is_empty(), "held while replaying");
         mailbox.release(lot, state(lot, 3, 5), false);
         assert_eq!(
-            seqs(&mailbox.take()),
+            seqs(&mailbox.take().frames),
             vec![("availability_update".to_owned(), 4)]
         );
         let other = LotId::new();
         mailbox.watch(other, state(other, 7, 1), true);
         mailbox.release(other, state(other, 7, 1), false);
         assert_eq!(
-            seqs(&mailbox.take()),
+            seqs(&mailbox.take().frames),
             vec![("availability_update".to_owned(), 7)],
             "nothing arrived meanwhile: the state at the replay's end"
         );
@@ -300,7 +290,7 @@ mod tests {
         mailbox.offer(b, &state(b, 2, 1));
         assert!(mailbox.push(Frame::from_static(r#"{"type":"x","seq":0}"#)));
         assert_eq!(
-            seqs(&mailbox.take()),
+            seqs(&mailbox.take().frames),
             vec![("x".to_owned(), 0), ("snapshot".to_owned(), 1)]
         );
     }

@@ -599,52 +599,45 @@ impl Registry {
 
     /// Sends an alert event to the lot's tenant's operators and to admins.
     pub fn alert(&self, engine: &Engine, event: &DomainEvent) {
-        let alert = match event {
-            DomainEvent::AlertRaised {
-                alert_id,
-                kind,
-                lot_id,
-                spot_id,
-                spot_label,
-                reservation_id,
-                raised_at,
-                detail,
-            } => Alert {
-                id: alert_id.as_uuid(),
-                kind: (*kind).into(),
-                lot_id: lot_id.as_uuid(),
-                spot_id: spot_id.as_uuid(),
-                spot_label: spot_label.clone(),
-                reservation_id: reservation_id.map(|r| r.as_uuid()),
-                raised_at: *raised_at,
-                detail: detail.clone(),
-                acknowledged_at: None,
-                acknowledged_by: None,
-            },
-            DomainEvent::AlertAcknowledged {
-                alert_id,
-                kind,
-                lot_id,
-                spot_id,
-                spot_label,
-                reservation_id,
-                raised_at,
-                detail,
-                by,
-                at,
-            } => Alert {
-                id: alert_id.as_uuid(),
-                kind: (*kind).into(),
-                lot_id: lot_id.as_uuid(),
-                spot_id: spot_id.as_uuid(),
-                spot_label: spot_label.clone(),
-                reservation_id: reservation_id.map(|r| r.as_uuid()),
-                raised_at: *raised_at,
-                detail: detail.clone(),
-                acknowledged_at: Some(*at),
-                acknowledged_by: Some(by.as_uuid()),
-            },
-            _ => return,
+        let (DomainEvent::AlertRaised {
+            alert_id,
+            kind,
+            lot_id,
+            spot_id,
+            spot_label,
+            reservation_id,
+            raised_at,
+            detail,
+        }
+        | DomainEvent::AlertAcknowledged {
+            alert_id,
+            kind,
+            lot_id,
+            spot_id,
+            spot_label,
+            reservation_id,
+            raised_at,
+            detail,
+            ..
+        }) = event
+        else {
+            return;
+        };
+        let acknowledged = match event {
+            DomainEvent::AlertAcknowledged { by, at, .. } => Some((*at, by.as_uuid())),
+            _ => None,
+        };
+        let alert = Alert {
+            id: alert_id.as_uuid(),
+            kind: (*kind).into(),
+            lot_id: lot_id.as_uuid(),
+            spot_id: spot_id.as_uuid(),
+            spot_label: spot_label.clone(),
+            reservation_id: reservation_id.map(|r| r.as_uuid()),
+            raised_at: *raised_at,
+            detail: detail.clone(),
+            acknowledged_at: acknowledged.map(|(at, _)| at),
+            acknowledged_by: acknowledged.map(|(_, by)| by),
         };
         let inner = self.inner();
         let tenant = engine
@@ -693,6 +686,7 @@ mod tests {
     };
 
     use super::*;
+    use crate::realtime::frames::seqs;
 
     fn engine_with_lot() -> (Engine, LotId) {
         let engine = Engine::default();
@@ -723,21 +717,6 @@ mod tests {
         (engine, id)
     }
 
-    fn seqs(mailbox: &Mailbox) -> Vec<(String, u64)> {
-        mailbox
-            .take()
-            .frames
-            .iter()
-            .map(|f| {
-                let v: serde_json::Value = serde_json::from_str(f.as_str()).expect("json");
-                (
-                    v["type"].as_str().unwrap_or_default().to_owned(),
-                    v["seq"].as_u64().unwrap_or_default(),
-                )
-            })
-            .collect()
-    }
-
     #[test]
     fn a_resume_ends_at_the_replayed_seq_even_when_the_bus_is_behind_the_store() {
         let (engine, lot) = engine_with_lot();
@@ -755,7 +734,10 @@ mod tests {
             .subscribe(&engine, 1, &[wanted(0, None)], 10, 10, now)
             .expect("subscribed");
         registry.publish_lot(&engine, lot, 5, now);
-        assert_eq!(seqs(&watcher), vec![("snapshot".to_owned(), 5)]);
+        assert_eq!(
+            seqs(&watcher.take().frames),
+            vec![("snapshot".to_owned(), 5)]
+        );
         // Event 6 is committed (the store says 6) but not yet on the bus.
         let outcome = registry
             .subscribe(&engine, 2, &[wanted(6, Some(3))], 10, 10, now)
@@ -768,11 +750,20 @@ mod tests {
                 upto: 6
             }]
         );
-        assert!(seqs(&resumer).is_empty(), "held during the replay");
+        assert!(
+            seqs(&resumer.take().frames).is_empty(),
+            "held during the replay"
+        );
         registry.finish_replay(&engine, 2, lot, false, now);
-        assert_eq!(seqs(&resumer), vec![("availability_update".to_owned(), 6)]);
+        assert_eq!(
+            seqs(&resumer.take().frames),
+            vec![("availability_update".to_owned(), 6)]
+        );
         registry.publish_lot(&engine, lot, 6, now);
-        assert_eq!(seqs(&resumer), vec![("availability_update".to_owned(), 6)]);
+        assert_eq!(
+            seqs(&resumer.take().frames),
+            vec![("availability_update".to_owned(), 6)]
+        );
     }
 
     fn events(mailbox: &Mailbox) -> Vec<String> {

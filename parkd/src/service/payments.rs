@@ -686,60 +686,33 @@ pub async fn pay(
         .retrieve_intent(&intent_id)
         .await
         .map_err(gateway_error)?;
-    if current.state == IntentState::Succeeded {
-        settle_success(state, payment.id, &current.id, None).await?;
-        let mut view = booking::show(state, actor, id).await?;
-        view.payment = latest(state, id).await?;
-        return Ok(view);
-    }
-    match gateway.confirm_intent(&intent_id, payment_method).await {
-        Ok(intent) if intent.state == IntentState::Succeeded => {
-            settle_success(state, payment.id, &intent.id, None).await?;
+    let paid = if current.state == IntentState::Succeeded {
+        current
+    } else {
+        match gateway.confirm_intent(&intent_id, payment_method).await {
+            Ok(intent) if intent.state == IntentState::Succeeded => intent,
+            Ok(intent) => {
+                return Err(ApiError::conflict(format!(
+                    "the payment needs more steps from the payer ({:?}); use the client secret",
+                    intent.state
+                )));
+            }
+            Err(GatewayError::Declined(why)) => {
+                settle_failure(state, payment.id, &why, None).await?;
+                return Err(ApiError::Unprocessable(format!(
+                    "the card was declined: {why}; the hold was released"
+                )));
+            }
+            Err(e) => return Err(gateway_error(e)),
         }
-        Ok(intent) => {
-            return Err(ApiError::conflict(format!(
-                "the payment needs more steps from the payer ({:?}); use the client secret",
-                intent.state
-            )));
-        }
-        Err(GatewayError::Declined(why)) => {
-            settle_failure(state, payment.id, &why, None).await?;
-            return Err(ApiError::Unprocessable(format!(
-                "the card was declined: {why}; the hold was released"
-            )));
-        }
-        Err(e) => return Err(gateway_error(e)),
-    }
+    };
+    settle_success(state, payment.id, &paid.id, None).await?;
     let mut view = booking::show(state, actor, id).await?;
     view.payment = latest(state, id).await?;
     Ok(view)
 }
 
 // --- refunds ----------------------------------------------------------------------
-
-/// Refunds up to `amount` of one payment through Stripe and records it. The
-/// Stripe key is derived from the payment, the reason and `tag`, so a retry
-/// refunds once. Returns the refund, or `None` if there was nothing to refund.
-async fn refund_payment(
-    state: &AppState,
-    payment: &PaymentRecord,
-    amount: i64,
-    reason: &str,
-    extra: Option<(ReservationChange, Vec<DomainEvent>)>,
-) -> Result<Option<RefundRecord>, ApiError> {
-    let made = stripe_refund(state, payment, amount, reason, "").await?;
-    let mut change = PaymentChange::default();
-    if let Some((reservation, events)) = extra {
-        change.reservation = Some(reservation);
-        change.events = events;
-    }
-    if let Some((updated, refund)) = &made {
-        change.updates.push((updated.clone(), payment.status));
-        change.refunds.push(refund.clone());
-    }
-    commit_refunds(state, change).await?;
-    Ok(made.map(|(_, r)| r))
-}
 
 /// Commits refunds Stripe has made, with what goes with them. A concurrent
 /// change of a refunded payment is reconciled rather than failed: when a
@@ -774,7 +747,9 @@ async fn commit_refunds(state: &AppState, mut change: PaymentChange) -> Result<(
     Err(lost_race())
 }
 
-/// Asks Stripe for a refund; `None` when there is nothing to refund.
+/// Asks Stripe for a refund of up to `amount`; `None` when there is nothing to
+/// refund. The Stripe key is derived from the payment, `reason` and `tag`, so
+/// a retry refunds once.
 async fn stripe_refund(
     state: &AppState,
     payment: &PaymentRecord,
@@ -819,19 +794,18 @@ async fn stripe_refund(
     )))
 }
 
-/// Refunds `amount` across a reservation's paid payments, newest first, and
-/// commits the refunds together with `reservation` and `events` in one
-/// transaction. Returns what was refunded.
+/// Refunds `amount` across a reservation's `payments` (as stored, oldest
+/// first) newest first, and commits the refunds together with `reservation`
+/// and `events` in one transaction. Returns what was refunded.
 async fn refund_reservation(
     state: &AppState,
-    reservation: ReservationId,
+    payments: &[PaymentRecord],
     amount: Money,
     reason: &str,
     tag: &str,
     reservation_change: Option<ReservationChange>,
     events: Vec<DomainEvent>,
 ) -> Result<Money, ApiError> {
-    let payments = state.store.payments_of(reservation).await?;
     let mut left = amount.amount;
     let mut change = PaymentChange {
         reservation: reservation_change,
@@ -855,18 +829,13 @@ async fn refund_reservation(
 }
 
 /// What a reservation's payments took, net of refunds.
-async fn net_paid(
-    state: &AppState,
-    reservation: ReservationId,
-    currency: Currency,
-) -> Result<Money, ApiError> {
-    let payments = state.store.payments_of(reservation).await?;
+fn net_paid(payments: &[PaymentRecord], currency: Currency) -> Money {
     let net = payments
         .iter()
         .filter(|p| p.status.was_paid())
         .map(|p| p.amount.amount - p.refunded)
         .sum();
-    Ok(Money::new(net, currency))
+    Money::new(net, currency)
 }
 
 /// Cancels a booking of a prepaid lot: refunds what the policy allows (bounded
@@ -880,7 +849,8 @@ pub async fn cancel_paid(
     policy_refund: Money,
     events_for: impl Fn(Money) -> Vec<DomainEvent>,
 ) -> Result<Money, ApiError> {
-    if state.store.payments_of(cancelled.id).await?.is_empty() {
+    let payments = state.store.payments_of(cancelled.id).await?;
+    if payments.is_empty() {
         // Booked before its lot became prepaid: settled on site, as before.
         state
             .store
@@ -888,7 +858,7 @@ pub async fn cancel_paid(
             .await?;
         return Ok(policy_refund);
     }
-    let net = net_paid(state, cancelled.id, policy_refund.currency).await?;
+    let net = net_paid(&payments, policy_refund.currency);
     let due = Money::new(policy_refund.amount.min(net.amount).max(0), net.currency);
     let change = ReservationChange {
         reservation: cancelled.clone(),
@@ -897,7 +867,7 @@ pub async fn cancel_paid(
     };
     let refunded = refund_reservation(
         state,
-        cancelled.id,
+        &payments,
         due,
         "cancellation",
         "",
@@ -972,11 +942,16 @@ pub async fn commit_reschedule(
     };
     // Bookings of on-site lots, and those made before their lot became
     // prepaid, have no payments to keep in step.
-    if !state.payments.is_prepaid(old.lot_id) || state.store.payments_of(old.id).await?.is_empty() {
+    let payments = if state.payments.is_prepaid(old.lot_id) {
+        state.store.payments_of(old.id).await?
+    } else {
+        Vec::new()
+    };
+    if payments.is_empty() {
         plain().await?;
         return Ok(None);
     }
-    let net = net_paid(state, old.id, old.total.currency).await?;
+    let net = net_paid(&payments, old.total.currency);
     if old.status == ReservationStatus::Held || net.amount <= 0 {
         return Err(ApiError::conflict(
             "pay for the booking before changing its times",
@@ -1014,7 +989,16 @@ pub async fn commit_reschedule(
         Ok(Some(payment))
     } else if diff.amount < 0 {
         let back = Money::new(-diff.amount, diff.currency);
-        refund_reservation(state, old.id, back, "shortened", &tag, Some(change), events).await?;
+        refund_reservation(
+            state,
+            &payments,
+            back,
+            "shortened",
+            &tag,
+            Some(change),
+            events,
+        )
+        .await?;
         Ok(None)
     } else {
         plain().await?;
@@ -1054,9 +1038,18 @@ pub async fn operator_refund(
             ),
         ));
     }
-    let refund = refund_payment(state, &payment, amount, "operator", None)
+    let (updated, refund) = stripe_refund(state, &payment, amount, "operator", "")
         .await?
         .ok_or_else(|| ApiError::conflict("nothing is left to refund on this payment"))?;
+    commit_refunds(
+        state,
+        PaymentChange {
+            updates: vec![(updated, payment.status)],
+            refunds: vec![refund.clone()],
+            ..PaymentChange::default()
+        },
+    )
+    .await?;
     let now = load_payment(state, id).await?;
     Ok(RefundResponse {
         payment: payment_dto(&now),
@@ -1159,15 +1152,7 @@ pub async fn list(
 ) -> Result<Page<Payment>, ApiError> {
     actor.require_staff()?;
     query.validate().map_err(ApiError::Validation)?;
-    let scope = if actor.is_admin() {
-        Scope::All
-    } else {
-        Scope::Tenant(
-            actor
-                .tenant_id
-                .ok_or_else(|| ApiError::Forbidden("this operator belongs to no tenant".into()))?,
-        )
-    };
+    let scope = actor.staff_tenant()?.map_or(Scope::All, Scope::Tenant);
     let page = query.page_query();
     let (rows, total) = state
         .store

@@ -16,7 +16,7 @@ use parking_api::alerts::{
     RejectedReading, SensorBatch, SensorBatchResult, SensorReading, SpotRef,
 };
 use parking_api::common::{Checks, PageQuery};
-use parking_core::model::{AlertId, LotId, SpotId, TenantId};
+use parking_core::model::{AlertId, LotId, SpotId};
 use sha2::{Digest, Sha256};
 use tracing::instrument;
 use uuid::Uuid;
@@ -315,14 +315,7 @@ pub async fn list_alerts(
     actor.require_staff()?;
     let page = PageQuery::from_parts(query.page, query.per_page);
     page.validate().map_err(ApiError::Validation)?;
-    let scope = if actor.is_admin() {
-        Scope::All
-    } else {
-        let tenant: TenantId = actor.tenant_id.ok_or_else(|| {
-            ApiError::Forbidden("an operator without a tenant has no alerts".into())
-        })?;
-        Scope::Tenant(tenant)
-    };
+    let scope = actor.staff_tenant()?.map_or(Scope::All, Scope::Tenant);
     let filter = AlertFilter {
         lot_id: query.lot_id.map(LotId::from_uuid),
         kind: query.kind.map(Into::into),
