@@ -58,22 +58,12 @@ const HEADERS: &[&str] = &[
     "CREATED",
 ];
 
-fn status_name(s: PaymentStatusDto) -> String {
-    serde_json::to_value(s)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 fn row(p: &Payment) -> Vec<String> {
     vec![
         p.id.to_string(),
         p.reservation_id.to_string(),
-        serde_json::to_value(p.purpose)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default(),
-        status_name(p.status),
+        output::name(&p.purpose),
+        output::name(&p.status),
         output::minor(p.amount, &p.currency),
         output::minor(p.refunded_amount, &p.currency),
         output::time(&p.created_at),
