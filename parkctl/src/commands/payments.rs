@@ -93,15 +93,9 @@ pub async fn run(ctx: &Context, command: PaymentsCommand) -> Result<(), CtlError
                 page: None,
                 per_page: Some(parking_api::MAX_PER_PAGE),
             };
-            query.validate().map_err(|errors| {
-                CtlError::Usage(
-                    errors
-                        .iter()
-                        .map(|e| format!("{}: {}", e.field, e.message))
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                )
-            })?;
+            query
+                .validate()
+                .map_err(|errors| CtlError::Usage(parkctl::import::field_errors(&errors)))?;
             let page = client
                 .list_payments(&query)
                 .await
