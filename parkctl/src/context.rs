@@ -84,6 +84,20 @@ impl Context {
         };
         resolve_echo(label, text, zone)
     }
+
+    /// [`Context::time`] of an optional flag; `None` when it was not given.
+    pub async fn optional_time(
+        &self,
+        client: &Client,
+        lot: Option<Uuid>,
+        label: &str,
+        text: Option<&str>,
+    ) -> Result<Option<DateTime<Utc>>, CtlError> {
+        match text {
+            Some(text) => Ok(Some(self.time(client, lot, label, text).await?)),
+            None => Ok(None),
+        }
+    }
 }
 
 /// Parses a UUID argument.

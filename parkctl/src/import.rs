@@ -413,7 +413,8 @@ impl Draft {
     }
 }
 
-fn field_errors(errors: &[FieldError]) -> String {
+/// Validation failures as one line naming every field: `name: too long; location.lat: …`.
+pub fn field_errors(errors: &[FieldError]) -> String {
     errors
         .iter()
         .map(|e| format!("{}: {}", e.field, e.message))

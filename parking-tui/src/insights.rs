@@ -2,10 +2,10 @@
 //! history, a forecast of the next 24 hours (parking-core's seasonal
 //! forecaster fitted on that history), and the weekday × hour heat map.
 
-use chrono::{DateTime, Datelike, Duration, DurationRound, Timelike, Utc};
+use chrono::{DateTime, Duration, DurationRound, Utc};
 use chrono_tz::Tz;
 use parking_api::{Lot, OccupancyReport, RevenueReport};
-use parking_core::analytics::{ForecastParams, Forecaster, OccupancySample};
+use parking_core::analytics::{ForecastParams, Forecaster, OccupancySample, heat_map_from_samples};
 
 use crate::model::Analytics;
 
@@ -56,25 +56,16 @@ pub fn forecast(
         .collect()
 }
 
-/// Mean occupancy per local weekday (Monday first) and local hour.
+/// Mean occupancy per local weekday (Monday first) and local hour:
+/// parking-core's [`heat_map_from_samples`], `None` where it has no sample.
 pub fn heat_map(samples: &[OccupancySample], tz: Tz) -> [[Option<f64>; 24]; 7] {
-    let mut sums = [[(0.0_f64, 0_u32); 24]; 7];
-    for &(t, ratio) in samples {
-        let local = t.with_timezone(&tz);
-        let day = local.weekday().num_days_from_monday() as usize;
-        let hour = local.hour() as usize;
-        if let Some(cell) = sums.get_mut(day).and_then(|row| row.get_mut(hour)) {
-            cell.0 += ratio;
-            cell.1 += 1;
-        }
-    }
-    sums.map(|row| row.map(|(sum, n)| (n > 0).then(|| sum / f64::from(n))))
+    heat_map_from_samples(samples, tz).map(|row| row.map(|mean| (!mean.is_nan()).then_some(mean)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
+    use chrono::{TimeZone, Timelike};
 
     #[test]
     fn heat_map_averages_by_local_weekday_and_hour() {

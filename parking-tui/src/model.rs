@@ -455,12 +455,10 @@ pub fn alert_text(kind: AlertKind) -> &'static str {
     }
 }
 
-/// Minor units as `12.50 EUR` (two decimals; the currencies parkd prices in
-/// all have two).
+/// Minor units for people with the currency's own decimals: `12.50 EUR`,
+/// `1500 JPY` ([`parking_api::payments::format_minor`]).
 pub fn money(amount: i64, currency: &str) -> String {
-    let sign = if amount < 0 { "-" } else { "" };
-    let abs = amount.unsigned_abs();
-    format!("{sign}{}.{:02} {currency}", abs / 100, abs % 100)
+    parking_api::payments::format_minor(amount, currency)
 }
 
 #[cfg(test)]

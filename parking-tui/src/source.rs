@@ -125,8 +125,7 @@ impl ClientSource {
 
     /// Every lot in `area`, nearest first, up to [`MAX_LOTS`].
     async fn area_lots(&self, area: Area) -> Result<Vec<WatchedLot>, ClientError> {
-        let mut lots = Vec::new();
-        for page in 1.. {
+        watched_pages(|page| async move {
             let query = LotSearchQuery {
                 lat: area.lat,
                 lng: area.lng,
@@ -138,35 +137,22 @@ impl ClientSource {
                 page: Some(page),
                 per_page: Some(parking_api::MAX_PER_PAGE),
             };
-            let found = self.client.search_lots(&query).await?;
-            let done = !found.has_next || found.items.is_empty();
-            lots.extend(found.items.into_iter().map(WatchedLot::from));
-            if done || lots.len() >= MAX_LOTS {
-                break;
-            }
-        }
-        lots.truncate(MAX_LOTS);
-        Ok(lots)
+            self.client.search_lots(&query).await
+        })
+        .await
     }
 
     /// Every lot the caller manages, by name, up to [`MAX_LOTS`].
     async fn managed_lots(&self) -> Result<Vec<WatchedLot>, ClientError> {
-        let mut lots = Vec::new();
-        for page in 1.. {
+        watched_pages(|page| async move {
             let query = ManagedLotsQuery {
                 tenant_id: None,
                 page: Some(page),
                 per_page: Some(parking_api::MAX_PER_PAGE),
             };
-            let found = self.client.managed_lots(&query).await?;
-            let done = !found.has_next || found.items.is_empty();
-            lots.extend(found.items.into_iter().map(WatchedLot::from));
-            if done || lots.len() >= MAX_LOTS {
-                break;
-            }
-        }
-        lots.truncate(MAX_LOTS);
-        Ok(lots)
+            self.client.managed_lots(&query).await
+        })
+        .await
     }
 
     async fn counts_of(&self, lot: Uuid) -> Result<SpotCounts, ClientError> {
@@ -383,6 +369,26 @@ impl Source for ClientSource {
     fn server(&self) -> String {
         self.client.base_url().to_owned()
     }
+}
+
+/// The lots of a paged listing, page 1 onwards until the last page or
+/// [`MAX_LOTS`] lots.
+async fn watched_pages<T, Fut>(fetch: impl Fn(u32) -> Fut) -> Result<Vec<WatchedLot>, ClientError>
+where
+    T: Into<WatchedLot>,
+    Fut: Future<Output = Result<Page<T>, ClientError>>,
+{
+    let mut lots = Vec::new();
+    for page in 1.. {
+        let found = fetch(page).await?;
+        let done = !found.has_next || found.items.is_empty();
+        lots.extend(found.items.into_iter().map(T::into));
+        if done || lots.len() >= MAX_LOTS {
+            break;
+        }
+    }
+    lots.truncate(MAX_LOTS);
+    Ok(lots)
 }
 
 fn end(t: DateTime<Utc>) -> String {

@@ -216,11 +216,9 @@ fn on_lots(app: &mut App, result: Result<Vec<crate::model::WatchedLot>, String>)
     {
         app.selected_lot = None;
     }
+    resort(app);
     if app.selected_lot.is_none() {
-        resort(app);
         app.selected_lot = app.lots.first().map(|l| l.id);
-    } else {
-        resort(app);
     }
     if !first {
         let mut commands = Vec::new();
@@ -613,13 +611,7 @@ fn switch(app: &mut App, screen: Screen) -> Vec<Command> {
     match screen {
         Screen::Overview => Vec::new(),
         Screen::Lot => match app.selected_lot {
-            Some(id) if app.lot.detail.as_ref().map(|d| d.lot.id) != Some(id) => {
-                vec![load_lot(app, id)]
-            }
-            Some(id) => {
-                app.next_lot_refresh = Some(app.now + LOT_REFRESH_EVERY);
-                vec![load_lot(app, id)]
-            }
+            Some(id) => vec![load_lot(app, id)],
             None => Vec::new(),
         },
         Screen::Bookings => fetch_bookings(app),

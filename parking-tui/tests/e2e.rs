@@ -13,10 +13,12 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use parkd::testing::{DRIVER, OPERATOR, PASSWORD, TestApp};
-use parking_api::{CreateLotRequest, CreateReservationRequest, SpotKindDto};
 use parking_client::Client;
+
+#[path = "support/server.rs"]
+mod server;
+use server::{driver_books_a_regular_spot, lot_request};
 
 /// A private tmux server (its own socket), killed when the test ends.
 struct Tmux {
@@ -101,14 +103,10 @@ async fn a_booking_through_the_api_changes_the_lots_count_on_screen() {
         .expect("operator logs in");
     // A second lot of the operator's, 400 km away: no area search around
     // the first would find it.
-    let annex: CreateLotRequest = serde_json::from_value(serde_json::json!({
-        "name": "Annex München",
-        "address": "Marienplatz 1, München",
-        "location": {"lat": 48.137, "lng": 11.575},
-        "timezone": "Europe/Berlin"
-    }))
-    .expect("lot request");
-    operator.create_lot(&annex).await.expect("annex created");
+    operator
+        .create_lot(&lot_request("Annex München", 48.137, 11.575))
+        .await
+        .expect("annex created");
     let config = tempfile::tempdir().expect("config dir");
     write_profile(
         config.path(),
@@ -157,27 +155,7 @@ async fn a_booking_through_the_api_changes_the_lots_count_on_screen() {
     })
     .await;
 
-    let driver = Client::new(app.url.clone());
-    driver
-        .login(DRIVER, PASSWORD)
-        .await
-        .expect("driver logs in");
-    let start = Utc::now() + chrono::Duration::seconds(1);
-    driver
-        .create_reservation(
-            &CreateReservationRequest {
-                lot_id: app.lot.as_uuid(),
-                spot_id: None,
-                spot_type: Some(SpotKindDto::Regular),
-                start_time: start,
-                end_time: start + chrono::Duration::hours(2),
-                hold: None,
-                expected_total: None,
-            },
-            None,
-        )
-        .await
-        .expect("booked");
+    driver_books_a_regular_spot(&app.url, app.lot.as_uuid()).await;
 
     let after = tmux
         .wait_for("one spot taken", |line| {

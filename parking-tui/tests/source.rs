@@ -6,10 +6,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use parkd::testing::{DRIVER, OPERATOR, PASSWORD, TestApp};
-use parking_api::{
-    AlertKind, CreateLotRequest, CreateReservationRequest, ReservationsQuery, Role, SensorBatch,
-    SensorReading, SpotKindDto, SpotRef,
-};
+use parking_api::{AlertKind, ReservationsQuery, Role, SensorBatch, SensorReading, SpotRef};
 use parking_client::Client;
 use parking_tui::app::{Action, Fetched, Msg};
 use parking_tui::model::SpotState;
@@ -17,6 +14,10 @@ use parking_tui::source::{Area, ClientSource, Source, Watch};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use uuid::Uuid;
+
+#[path = "support/server.rs"]
+mod server;
+use server::{driver_books_a_regular_spot, lot_request};
 
 const DRESDEN: Area = Area {
     lat: 51.05,
@@ -46,27 +47,7 @@ async fn lots_counts_lot_bookings_and_actions() {
         (lot, 2, 2)
     );
 
-    let driver = Client::new(app.url.clone());
-    driver
-        .login(DRIVER, PASSWORD)
-        .await
-        .expect("driver logs in");
-    let start = Utc::now() + chrono::Duration::seconds(1);
-    let booking = driver
-        .create_reservation(
-            &CreateReservationRequest {
-                lot_id: lot,
-                spot_id: None,
-                spot_type: Some(SpotKindDto::Regular),
-                start_time: start,
-                end_time: start + chrono::Duration::hours(2),
-                hold: None,
-                expected_total: None,
-            },
-            None,
-        )
-        .await
-        .expect("booked");
+    let booking = driver_books_a_regular_spot(&app.url, lot).await;
     tokio::time::sleep(Duration::from_millis(1200)).await;
 
     let counts = source
@@ -112,16 +93,6 @@ async fn lots_counts_lot_bookings_and_actions() {
         !error.is_empty() && !error.contains('\n'),
         "one line: {error}"
     );
-}
-
-fn lot_request(name: &str, lat: f64, lng: f64) -> CreateLotRequest {
-    serde_json::from_value(serde_json::json!({
-        "name": name,
-        "address": format!("{name} 1"),
-        "location": {"lat": lat, "lng": lng},
-        "timezone": "Europe/Berlin"
-    }))
-    .expect("lot request")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

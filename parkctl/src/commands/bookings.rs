@@ -122,14 +122,10 @@ pub async fn run(ctx: &Context, command: BookingsCommand) -> Result<(), CtlError
             to,
         } => {
             let lot = lot.as_deref().map(|l| parse_id("lot", l)).transpose()?;
-            let from = match from {
-                Some(t) => Some(ctx.time(&client, lot, "from", &t).await?),
-                None => None,
-            };
-            let to = match to {
-                Some(t) => Some(ctx.time(&client, lot, "to", &t).await?),
-                None => None,
-            };
+            let from = ctx
+                .optional_time(&client, lot, "from", from.as_deref())
+                .await?;
+            let to = ctx.optional_time(&client, lot, "to", to.as_deref()).await?;
             let query = ReservationsQuery {
                 status,
                 lot_id: lot,

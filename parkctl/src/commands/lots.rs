@@ -312,12 +312,10 @@ async fn all_managed_lots(
 
 /// Local validation failures as one usage error naming every field.
 fn invalid(errors: Vec<parking_api::FieldError>) -> CtlError {
-    let fields = errors
-        .iter()
-        .map(|e| format!("{}: {}", e.field, e.message))
-        .collect::<Vec<_>>()
-        .join("; ");
-    CtlError::Usage(format!("invalid lot: {fields}"))
+    CtlError::Usage(format!(
+        "invalid lot: {}",
+        parkctl::import::field_errors(&errors)
+    ))
 }
 
 /// One lot: JSON as parkd sent it, or a FIELD/VALUE table.

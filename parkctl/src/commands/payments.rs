@@ -58,22 +58,12 @@ const HEADERS: &[&str] = &[
     "CREATED",
 ];
 
-fn status_name(s: PaymentStatusDto) -> String {
-    serde_json::to_value(s)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 fn row(p: &Payment) -> Vec<String> {
     vec![
         p.id.to_string(),
         p.reservation_id.to_string(),
-        serde_json::to_value(p.purpose)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default(),
-        status_name(p.status),
+        output::name(&p.purpose),
+        output::name(&p.status),
         output::minor(p.amount, &p.currency),
         output::minor(p.refunded_amount, &p.currency),
         output::time(&p.created_at),
@@ -91,14 +81,10 @@ pub async fn run(ctx: &Context, command: PaymentsCommand) -> Result<(), CtlError
             to,
         } => {
             let lot = lot.as_deref().map(|l| parse_id("lot", l)).transpose()?;
-            let from = match from {
-                Some(t) => Some(ctx.time(&client, lot, "from", &t).await?),
-                None => None,
-            };
-            let to = match to {
-                Some(t) => Some(ctx.time(&client, lot, "to", &t).await?),
-                None => None,
-            };
+            let from = ctx
+                .optional_time(&client, lot, "from", from.as_deref())
+                .await?;
+            let to = ctx.optional_time(&client, lot, "to", to.as_deref()).await?;
             let query = PaymentsQuery {
                 lot_id: lot,
                 status,
@@ -107,15 +93,9 @@ pub async fn run(ctx: &Context, command: PaymentsCommand) -> Result<(), CtlError
                 page: None,
                 per_page: Some(parking_api::MAX_PER_PAGE),
             };
-            query.validate().map_err(|errors| {
-                CtlError::Usage(
-                    errors
-                        .iter()
-                        .map(|e| format!("{}: {}", e.field, e.message))
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                )
-            })?;
+            query
+                .validate()
+                .map_err(|errors| CtlError::Usage(parkctl::import::field_errors(&errors)))?;
             let page = client
                 .list_payments(&query)
                 .await

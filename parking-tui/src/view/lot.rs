@@ -2,8 +2,9 @@
 //! and beside it the price of an hour now, the selected spot's timeline for
 //! today (in the lot's time zone) and the upcoming bookings.
 
-use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
+use parking_core::model::local_time::{local_date, start_of_local_day};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Modifier;
@@ -184,21 +185,12 @@ fn draw_side(app: &App, detail: &LotDetail, frame: &mut Frame, area: Rect) {
     );
 }
 
-/// Today in `tz`, as UTC instants `[midnight, next midnight)`.
+/// Today in `tz`, as UTC instants `[midnight, next midnight)` (parking-core's
+/// local-day rule, so a midnight lost to DST starts the day when clocks resume).
 pub fn local_day(now: DateTime<Utc>, tz: Tz) -> (DateTime<Utc>, DateTime<Utc>) {
-    let date = now.with_timezone(&tz).date_naive();
-    let start = tz
-        .from_local_datetime(&date.and_time(NaiveTime::MIN))
-        .earliest()
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or(now - Duration::hours(12));
+    let date = local_date(tz, now);
     let next = date.succ_opt().unwrap_or(date);
-    let end = tz
-        .from_local_datetime(&next.and_time(NaiveTime::MIN))
-        .earliest()
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or(start + Duration::hours(24));
-    (start, end)
+    (start_of_local_day(tz, date), start_of_local_day(tz, next))
 }
 
 /// 24 cells, one per hour of `[start, end)`: `█` booked, `·` free, `│` now.

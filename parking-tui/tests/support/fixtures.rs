@@ -15,7 +15,7 @@ use parking_core::model::{
 };
 use parking_tui::app::{App, LiveEvent, Msg};
 use parking_tui::link::Link;
-use parking_tui::model::{Analytics, LotDetail, LotRow, SpotCounts, WatchedLot};
+use parking_tui::model::{Analytics, LotDetail, SpotCounts, WatchedLot};
 use parking_tui::update::update;
 use uuid::Uuid;
 
@@ -347,11 +347,4 @@ pub fn analytics() -> Analytics {
         heat,
         loaded_at: t0(),
     }
-}
-
-/// A row for the benchmark without going through update.
-pub fn row(n: u32) -> LotRow {
-    let mut row = LotRow::new(lot_id(n), format!("Lot {n:03}"));
-    row.set_availability(100, n % 100, None, t0());
-    row
 }

@@ -1,3 +1,4 @@
-//! Shared by the test binaries: fixed states, and the end-to-end harness.
+//! Shared by the test binaries: fixed states. (`server.rs`, the requests
+//! against a seeded parkd, is included by path where it is used.)
 
 pub mod fixtures;
