@@ -30,18 +30,34 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub state: AppState,
     pub data_dir: PathBuf,
-    _dir: Option<tempfile::TempDir>,
+    _dir: Option<DataDir>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
 }
 
-/// The scratch PostgreSQL database of a data directory, when the suite runs
-/// on PostgreSQL. Kept until the test process ends (a restart test stops and
-/// starts parkd over the same data), on a throwaway server.
+/// A test's temporary data directory. Dropping it removes the directory and,
+/// when the suite runs on PostgreSQL, the database that goes with it: nothing
+/// can start over that data again.
+pub struct DataDir(tempfile::TempDir);
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        release_database(self.0.path());
+    }
+}
+
+/// The scratch PostgreSQL databases of the data directories in use, when the
+/// suite runs on PostgreSQL. A database lives as long as its data directory
+/// may still be started over (a restart test stops and starts parkd over the
+/// same data); [`DataDir`]'s drop releases it with the directory.
+static DATABASES: std::sync::Mutex<
+    Vec<(PathBuf, parkd::store::postgres::scratch::ScratchDatabase)>,
+> = std::sync::Mutex::new(Vec::new());
+
+/// The scratch PostgreSQL database of a data directory, created on first use,
+/// when `PARKD_TEST_POSTGRES_URL` names a (throwaway) server.
 pub async fn postgres_for(data_dir: &std::path::Path) -> Option<parkd::config::DatabaseUrl> {
     use parkd::store::postgres::scratch::ScratchDatabase;
-    static DATABASES: std::sync::Mutex<Vec<(PathBuf, ScratchDatabase)>> =
-        std::sync::Mutex::new(Vec::new());
     let admin = std::env::var("PARKD_TEST_POSTGRES_URL")
         .ok()
         .filter(|u| !u.is_empty())?;
@@ -66,6 +82,21 @@ pub async fn postgres_for(data_dir: &std::path::Path) -> Option<parkd::config::D
         }
     };
     Some(url.parse().expect("a URL"))
+}
+
+/// Drops the scratch database of a data directory, if it has one: a suite of
+/// a hundred tests on PostgreSQL then holds a few databases at a time, not a
+/// hundred (each is a copy of the template, several MB of disk and WAL).
+fn release_database(data_dir: &std::path::Path) {
+    let released = {
+        let mut databases = DATABASES.lock().unwrap_or_else(|p| p.into_inner());
+        databases
+            .iter()
+            .position(|(dir, _)| dir == data_dir)
+            .map(|i| databases.swap_remove(i))
+    };
+    // Dropping the ScratchDatabase drops the database (outside the lock).
+    drop(released);
 }
 
 /// `config` on the suite's database: with `PARKD_TEST_POSTGRES_URL` set, the
@@ -112,7 +143,7 @@ impl TestApp {
         let mut config = test_config(dir.path().to_owned(), false);
         tweak(&mut config);
         let mut app = TestApp::start(config).await;
-        app._dir = Some(dir);
+        app._dir = Some(DataDir(dir));
         app
     }
 
@@ -145,7 +176,7 @@ impl TestApp {
     }
 
     /// Graceful shutdown; returns the data directory's owner so it survives.
-    pub async fn stop(mut self) -> Option<tempfile::TempDir> {
+    pub async fn stop(mut self) -> Option<DataDir> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
