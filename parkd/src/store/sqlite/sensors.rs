@@ -8,6 +8,9 @@
 //! schema's unique indexes dedupe alerts (an insert that hits one writes
 //! nothing and no event).
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use parking_core::events::{AlertKind, DomainEvent};
@@ -283,26 +286,24 @@ fn apply(
     // Oldest first, so that every transition inside the batch is seen (a car
     // that came and went between two uploads still raises its alert).
     readings.sort_by_key(|r| r.at);
+    // Each spot's state as the batch goes: read once per spot, judged in
+    // memory, and the final state of each spot that moved written once at
+    // the end (alerts look at reservations and alerts, not at these rows).
+    let mut states: HashMap<SpotId, (Option<SensorState>, bool)> = HashMap::new();
     for reading in readings {
         let spot = reading.spot_id.to_string();
-        let step = Step::judge(sensor_row(tx, &spot)?, reading.occupied, reading.at);
+        let (state, moved) = match states.entry(reading.spot_id) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert((sensor_row(tx, &spot)?, false)),
+        };
+        let step = Step::judge(*state, reading.occupied, reading.at);
+        if let Step::Repeat(next) | Step::Change(next) = step {
+            *state = Some(next);
+            *moved = true;
+        }
         match step {
-            Step::Stale => outcome.stale += 1,
-            Step::Repeat(state) => {
-                tx.prepare_cached("UPDATE spot_sensors SET reading_us = ?2 WHERE spot_id = ?1")
-                    .and_then(|mut s| s.execute(params![spot, us(state.reading_at)]))
-                    .map_err(map_err)?;
-                outcome.stale += 1;
-            }
-            Step::Change(state) => {
-                tx.prepare_cached(
-                    "INSERT INTO spot_sensors (spot_id, occupied, since_us, reading_us)
-                     VALUES (?1, ?2, ?3, ?3)
-                     ON CONFLICT (spot_id) DO UPDATE SET occupied = excluded.occupied,
-                         since_us = excluded.since_us, reading_us = excluded.reading_us",
-                )
-                .and_then(|mut s| s.execute(params![spot, state.occupied, us(state.since)]))
-                .map_err(map_err)?;
+            Step::Stale | Step::Repeat(_) => outcome.stale += 1,
+            Step::Change(_) => {
                 outcome.applied += 1;
                 outbox.push(
                     tx,
@@ -351,6 +352,25 @@ fn apply(
         {
             outbox.push(tx, &alert.raised_event())?;
             outcome.alerts.push(alert);
+        }
+    }
+    for (spot, state) in states {
+        if let (Some(state), true) = state {
+            tx.prepare_cached(
+                "INSERT INTO spot_sensors (spot_id, occupied, since_us, reading_us)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (spot_id) DO UPDATE SET occupied = excluded.occupied,
+                     since_us = excluded.since_us, reading_us = excluded.reading_us",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    spot.to_string(),
+                    state.occupied,
+                    us(state.since),
+                    us(state.reading_at)
+                ])
+            })
+            .map_err(map_err)?;
         }
     }
     Ok(outcome)
