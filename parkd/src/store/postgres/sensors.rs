@@ -25,7 +25,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
-use super::sql::{execute, query, query_one, query_opt};
+use super::sql::{Listing, execute, query, query_one, query_opt};
 use super::store::PgStore;
 use super::{Failure, events, in_transaction};
 use crate::store::StoreError;
@@ -511,65 +511,34 @@ async fn list_alerts<C: GenericClient>(
     filter: &AlertFilter,
     page: PageRequest,
 ) -> Result<(Vec<AlertRecord>, u64), Failure> {
-    let mut clauses: Vec<String> = Vec::new();
-    let mut args: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
-    let mut push = |clause: &str, arg: Box<dyn ToSql + Sync + Send>| {
-        args.push(arg);
-        clauses.push(clause.replace('?', &format!("${}", args.len())));
-    };
+    let mut listing = Listing::default();
     match scope {
-        Scope::Tenant(tenant) => push("l.tenant_id = ?", Box::new(tenant.as_uuid())),
+        Scope::Tenant(tenant) => listing.bind("l.tenant_id = ?", tenant.as_uuid()),
         Scope::All => {}
         // Drivers see no alerts (the API refuses them first).
         Scope::User(_) => return Ok((Vec::new(), 0)),
     }
     if let Some(lot) = filter.lot_id {
-        push("a.lot_id = ?", Box::new(lot.as_uuid()));
+        listing.bind("a.lot_id = ?", lot.as_uuid());
     }
     if let Some(kind) = filter.kind {
-        push("a.kind = ?", Box::new(alert_kind_name(kind).to_owned()));
+        listing.bind("a.kind = ?", alert_kind_name(kind).to_owned());
     }
     match filter.acknowledged {
-        Some(true) => clauses.push("a.acknowledged_at IS NOT NULL".to_owned()),
-        Some(false) => clauses.push("a.acknowledged_at IS NULL".to_owned()),
+        Some(true) => listing.plain("a.acknowledged_at IS NOT NULL"),
+        Some(false) => listing.plain("a.acknowledged_at IS NULL"),
         None => {}
     }
-    let condition = if clauses.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", clauses.join(" AND "))
-    };
-    let params: Vec<&(dyn ToSql + Sync)> = args
-        .iter()
-        .map(|a| a.as_ref() as &(dyn ToSql + Sync))
-        .collect();
-    let total: i64 = query_one(
-        c,
-        &format!("SELECT COUNT(*) {ALERT_FROM} {condition}"),
-        &params,
-    )
-    .await?
-    .try_get(0)?;
-    let limit = i64::from(page.per_page);
-    let offset = i64::try_from(page.offset()).unwrap_or(i64::MAX);
-    let n = params.len();
-    let mut page_params = params.clone();
-    page_params.push(&limit);
-    page_params.push(&offset);
-    let rows = query(
-        c,
-        &format!(
-            "SELECT {ALERT_COLUMNS} {ALERT_FROM} {condition}
-             ORDER BY a.raised_at DESC, a.id DESC LIMIT ${} OFFSET ${}",
-            n + 1,
-            n + 2
-        ),
-        &page_params,
-    )
-    .await?
-    .iter()
-    .map(alert_row)
-    .collect::<Result<Vec<_>, _>>()?;
+    let (rows, total) = listing
+        .page(
+            c,
+            ALERT_COLUMNS,
+            ALERT_FROM,
+            "a.raised_at DESC, a.id DESC",
+            page,
+        )
+        .await?;
+    let rows = rows.iter().map(alert_row).collect::<Result<Vec<_>, _>>()?;
     Ok((rows, u64::try_from(total).unwrap_or(0)))
 }
 
