@@ -45,6 +45,35 @@ pub enum StoreError {
     Internal(String),
 }
 
+/// One compiled-in schema migration. Each backend lists its own files, with
+/// the same version numbers for the same features.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    /// The version the database is at once this migration is applied.
+    pub version: u32,
+    /// The file's name part, for logs.
+    pub name: &'static str,
+    /// The SQL, run as one batch.
+    pub sql: &'static str,
+}
+
+impl Migration {
+    /// The highest version of `migrations` (in version order; 0 for none).
+    pub fn latest(migrations: &[Migration]) -> u32 {
+        migrations.last().map_or(0, |m| m.version)
+    }
+
+    /// Refuses a database at version `found` that `migrations` do not
+    /// reach: a newer parkd wrote it.
+    pub fn refuse_newer(found: u32, migrations: &[Migration]) -> Result<(), StoreError> {
+        let supported = Migration::latest(migrations);
+        if found > supported {
+            return Err(StoreError::SchemaTooNew { found, supported });
+        }
+        Ok(())
+    }
+}
+
 /// A change another parkd instance made, which this instance's in-memory
 /// engine must apply (see [`Cluster`]).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -8,7 +8,7 @@
 //! raised, an acknowledgement with `alert_acknowledged`.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use parking_core::events::{AlertKind, DomainEvent};
 use parking_core::model::{AlertId, LotId, ReservationId, SpotId, TenantId, UserId};
 use uuid::Uuid;
@@ -171,30 +171,236 @@ pub struct BookingOnSpot {
     pub end: DateTime<Utc>,
 }
 
-/// The detail of an unexpected occupancy seen at `at`.
-pub fn unexpected_occupancy_detail(label: &str, at: DateTime<Utc>) -> String {
-    format!(
-        "spot {label} is occupied since {} and no booking covers it",
-        at.format("%Y-%m-%d %H:%M:%S UTC")
-    )
+/// The stored name of an alert kind.
+pub fn alert_kind_name(kind: AlertKind) -> &'static str {
+    match kind {
+        AlertKind::UnexpectedOccupancy => "unexpected_occupancy",
+        AlertKind::NoShowCandidate => "no_show_candidate",
+        AlertKind::Overstay => "overstay",
+    }
 }
 
-/// The detail of a no-show candidate.
-pub fn no_show_detail(label: &str, booking: &BookingOnSpot, grace_minutes: u32) -> String {
-    format!(
-        "booking {} started at {} and spot {label} still reads empty after the {grace_minutes}-minute grace period",
-        booking.id,
-        booking.start.format("%Y-%m-%d %H:%M UTC")
-    )
+/// An alert kind from its stored name.
+pub fn parse_alert_kind(text: &str) -> Option<AlertKind> {
+    match text {
+        "unexpected_occupancy" => Some(AlertKind::UnexpectedOccupancy),
+        "no_show_candidate" => Some(AlertKind::NoShowCandidate),
+        "overstay" => Some(AlertKind::Overstay),
+        _ => None,
+    }
 }
 
-/// The detail of an overstay.
-pub fn overstay_detail(label: &str, booking: &BookingOnSpot) -> String {
-    format!(
-        "spot {label} is still occupied after booking {} ended at {}",
-        booking.id,
-        booking.end.format("%Y-%m-%d %H:%M UTC")
-    )
+/// An instant at the precision stored (microseconds), so that what a write
+/// answers equals what a later read returns.
+pub fn stored_precision(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.trunc_subsecs(6)
+}
+
+/// A spot's sensor state as stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SensorState {
+    /// A vehicle is present.
+    pub occupied: bool,
+    /// The reading that set this occupancy.
+    pub since: DateTime<Utc>,
+    /// The spot's newest reading.
+    pub reading_at: DateTime<Utc>,
+}
+
+/// What one reading does to its spot (newest reading wins).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Not newer than the spot's newest reading: nothing changes.
+    Stale,
+    /// Repeats the state: only the newest-reading instant moves (the state
+    /// after it).
+    Repeat(SensorState),
+    /// Changes the spot's occupancy, or is its first reading: the state is
+    /// stored with a `spot_status_changed` (the state after it).
+    Change(SensorState),
+}
+
+impl Step {
+    /// Judges a reading of `occupied` at `at` against the spot's stored state.
+    pub fn judge(state: Option<SensorState>, occupied: bool, at: DateTime<Utc>) -> Step {
+        let at = stored_precision(at);
+        match state {
+            Some(s) if at <= s.reading_at => Step::Stale,
+            Some(s) if s.occupied == occupied => Step::Repeat(SensorState {
+                reading_at: at,
+                ..s
+            }),
+            _ => Step::Change(SensorState {
+                occupied,
+                since: at,
+                reading_at: at,
+            }),
+        }
+    }
+
+    /// What the step calls for once stored.
+    pub fn check(self) -> Check {
+        match self {
+            Step::Change(s) if s.occupied => Check::Arrival { at: s.since },
+            Step::Repeat(s) if s.occupied => Check::StillThere {
+                since: s.since,
+                at: s.reading_at,
+            },
+            _ => Check::Nothing,
+        }
+    }
+}
+
+/// What a reading calls for once the spot's state is updated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Check {
+    /// No alert.
+    Nothing,
+    /// A car arrived at `at`: unexpected unless a booking covers it (and
+    /// the spot has no open unexpected-occupancy alert already).
+    Arrival {
+        /// The reading's instant.
+        at: DateTime<Utc>,
+    },
+    /// A car has stood there since `since` and still did at `at`: an
+    /// overstay if a booking ended in between and none covers `at`.
+    StillThere {
+        /// When it arrived.
+        since: DateTime<Utc>,
+        /// The reading's instant.
+        at: DateTime<Utc>,
+    },
+}
+
+/// A spot named in an alert.
+#[derive(Clone, Copy, Debug)]
+pub struct AlertSpot<'a> {
+    /// Its lot.
+    pub lot_id: LotId,
+    /// The spot.
+    pub spot_id: SpotId,
+    /// Its label.
+    pub label: &'a str,
+}
+
+impl AlertRecord {
+    fn open(
+        kind: AlertKind,
+        spot: AlertSpot<'_>,
+        reservation_id: Option<ReservationId>,
+        raised_at: DateTime<Utc>,
+        detail: String,
+    ) -> AlertRecord {
+        AlertRecord {
+            id: AlertId::new(),
+            kind,
+            lot_id: spot.lot_id,
+            spot_id: spot.spot_id,
+            spot_label: spot.label.to_owned(),
+            reservation_id,
+            raised_at,
+            detail,
+            acknowledged_at: None,
+            acknowledged_by: None,
+        }
+    }
+
+    /// A new unexpected occupancy: a car seen at `at` with no booking
+    /// covering it.
+    pub fn unexpected_occupancy(
+        spot: AlertSpot<'_>,
+        at: DateTime<Utc>,
+        raised_at: DateTime<Utc>,
+    ) -> AlertRecord {
+        let detail = format!(
+            "spot {} is occupied since {} and no booking covers it",
+            spot.label,
+            at.format("%Y-%m-%d %H:%M:%S UTC")
+        );
+        AlertRecord::open(
+            AlertKind::UnexpectedOccupancy,
+            spot,
+            None,
+            raised_at,
+            detail,
+        )
+    }
+
+    /// A new no-show candidate: the spot still read empty after the lot's
+    /// grace period.
+    pub fn no_show_candidate(
+        spot: AlertSpot<'_>,
+        booking: &BookingOnSpot,
+        grace_minutes: u32,
+        raised_at: DateTime<Utc>,
+    ) -> AlertRecord {
+        let detail = format!(
+            "booking {} started at {} and spot {} still reads empty after the {grace_minutes}-minute grace period",
+            booking.id,
+            booking.start.format("%Y-%m-%d %H:%M UTC"),
+            spot.label,
+        );
+        AlertRecord::open(
+            AlertKind::NoShowCandidate,
+            spot,
+            Some(booking.id),
+            raised_at,
+            detail,
+        )
+    }
+
+    /// A new overstay: the spot is still occupied after `booking` ended.
+    pub fn overstay(
+        spot: AlertSpot<'_>,
+        booking: &BookingOnSpot,
+        raised_at: DateTime<Utc>,
+    ) -> AlertRecord {
+        let detail = format!(
+            "spot {} is still occupied after booking {} ended at {}",
+            spot.label,
+            booking.id,
+            booking.end.format("%Y-%m-%d %H:%M UTC")
+        );
+        AlertRecord::open(
+            AlertKind::Overstay,
+            spot,
+            Some(booking.id),
+            raised_at,
+            detail,
+        )
+    }
+}
+
+/// A booking the time-driven sweep found, with its spot.
+#[derive(Clone, Debug)]
+pub struct SweepCandidate {
+    /// Its lot.
+    pub lot_id: LotId,
+    /// Its spot.
+    pub spot_id: SpotId,
+    /// The spot's label.
+    pub label: String,
+    /// The booking.
+    pub booking: BookingOnSpot,
+    /// The lot's no-show grace (read for no-show candidates only).
+    pub grace_minutes: u32,
+}
+
+impl SweepCandidate {
+    /// The alert of `kind` (`NoShowCandidate` or `Overstay`) it raises at `now`.
+    pub fn alert(&self, kind: AlertKind, now: DateTime<Utc>) -> AlertRecord {
+        let spot = AlertSpot {
+            lot_id: self.lot_id,
+            spot_id: self.spot_id,
+            label: &self.label,
+        };
+        match kind {
+            AlertKind::NoShowCandidate => {
+                AlertRecord::no_show_candidate(spot, &self.booking, self.grace_minutes, now)
+            }
+            _ => AlertRecord::overstay(spot, &self.booking, now),
+        }
+    }
 }
 
 /// The sensor storage.

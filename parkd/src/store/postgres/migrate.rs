@@ -17,18 +17,8 @@ use deadpool_postgres::GenericClient;
 
 use super::Failure;
 use super::sql::execute;
+pub use crate::store::Migration;
 use crate::store::StoreError;
-
-/// One compiled-in migration.
-#[derive(Debug, Clone, Copy)]
-pub struct Migration {
-    /// The version the database is at once this migration is applied.
-    pub version: u32,
-    /// The file's name part, for logs.
-    pub name: &'static str,
-    /// The SQL, run as one batch.
-    pub sql: &'static str,
-}
 
 /// Every migration, in strictly increasing version order.
 pub const MIGRATIONS: &[Migration] = &[
@@ -64,7 +54,7 @@ const MIGRATION_LOCK: i64 = 0x7061_726b_0000;
 
 /// The highest schema version this binary knows.
 pub fn latest_version() -> u32 {
-    MIGRATIONS.last().map_or(0, |m| m.version)
+    Migration::latest(MIGRATIONS)
 }
 
 /// The schema version recorded in the database (0 for an empty database).
@@ -125,14 +115,8 @@ async fn apply(
              )",
         )
         .await?;
-    let supported = migrations.last().map_or(0, |m| m.version);
     let found = current_version(&*client).await?;
-    if found > supported {
-        return Err(Failure::Store(StoreError::SchemaTooNew {
-            found,
-            supported,
-        }));
-    }
+    Migration::refuse_newer(found, migrations).map_err(Failure::Store)?;
     let mut applied = Vec::new();
     for m in migrations.iter().filter(|m| m.version > found) {
         let tx = client.transaction().await?;

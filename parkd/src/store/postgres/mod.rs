@@ -248,6 +248,7 @@ pub(crate) mod sql {
     use tokio_postgres::types::ToSql;
 
     use super::Failure;
+    use crate::store::interface::PageRequest;
 
     /// Parameters of a statement.
     pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
@@ -290,5 +291,68 @@ pub(crate) mod sql {
     ) -> Result<u64, Failure> {
         let statement = c.prepare_cached(sql).await?;
         Ok(c.execute(&statement, params).await?)
+    }
+
+    /// The conditions of a filtered, paged listing; each condition's `?`
+    /// becomes the next numbered parameter.
+    #[derive(Default)]
+    pub struct Listing {
+        clauses: Vec<String>,
+        args: Vec<Box<dyn ToSql + Sync + Send>>,
+    }
+
+    impl Listing {
+        /// Adds a condition whose `?` is `value`.
+        pub fn bind<T: ToSql + Sync + Send + 'static>(&mut self, clause: &str, value: T) {
+            self.args.push(Box::new(value));
+            self.clauses
+                .push(clause.replace('?', &format!("${}", self.args.len())));
+        }
+
+        /// Adds a condition without a parameter.
+        pub fn plain(&mut self, clause: &str) {
+            self.clauses.push(clause.to_owned());
+        }
+
+        /// One page of `SELECT {columns} {from}` under the conditions,
+        /// ordered by `order`, and the count of all the rows they match.
+        pub async fn page<C: GenericClient>(
+            &self,
+            c: &C,
+            columns: &str,
+            from: &str,
+            order: &str,
+            page: PageRequest,
+        ) -> Result<(Vec<Row>, i64), Failure> {
+            let condition = if self.clauses.is_empty() {
+                String::new()
+            } else {
+                format!("WHERE {}", self.clauses.join(" AND "))
+            };
+            let mut params: Vec<&(dyn ToSql + Sync)> = self
+                .args
+                .iter()
+                .map(|a| a.as_ref() as &(dyn ToSql + Sync))
+                .collect();
+            let total: i64 = query_one(c, &format!("SELECT COUNT(*) {from} {condition}"), &params)
+                .await?
+                .try_get(0)?;
+            let limit = i64::from(page.per_page);
+            let offset = i64::try_from(page.offset()).unwrap_or(i64::MAX);
+            let n = params.len();
+            params.push(&limit);
+            params.push(&offset);
+            let rows = query(
+                c,
+                &format!(
+                    "SELECT {columns} {from} {condition} ORDER BY {order} LIMIT ${} OFFSET ${}",
+                    n + 1,
+                    n + 2
+                ),
+                &params,
+            )
+            .await?;
+            Ok((rows, total))
+        }
     }
 }

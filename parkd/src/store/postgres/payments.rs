@@ -19,7 +19,7 @@ use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use super::rows::{self, PAYMENT_COLUMNS, REFUND_COLUMNS};
-use super::sql::{execute, query, query_one, query_opt};
+use super::sql::{Listing, execute, query, query_opt};
 use super::store::is_overlap;
 use super::{Failure, PgStore, events, in_transaction, reservations};
 use crate::store::StoreError;
@@ -198,57 +198,31 @@ async fn list<C: GenericClient>(
     filter: &PaymentFilter,
     page: PageRequest,
 ) -> Result<(Vec<PaymentView>, u64), Failure> {
-    let mut clauses: Vec<String> = vec!["true".into()];
-    let mut args: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
-    let mut push = |clause: &str, value: Box<dyn ToSql + Sync + Send>| {
-        args.push(value);
-        clauses.push(clause.replace('?', &format!("${}", args.len())));
-    };
+    let mut listing = Listing::default();
     match scope {
-        Scope::User(user) => push("p.user_id = ?", Box::new(user.as_uuid())),
-        Scope::Tenant(tenant) => push("l.tenant_id = ?", Box::new(tenant.as_uuid())),
+        Scope::User(user) => listing.bind("p.user_id = ?", user.as_uuid()),
+        Scope::Tenant(tenant) => listing.bind("l.tenant_id = ?", tenant.as_uuid()),
         Scope::All => {}
     }
     if let Some(lot) = filter.lot_id {
-        push("p.lot_id = ?", Box::new(lot.as_uuid()));
+        listing.bind("p.lot_id = ?", lot.as_uuid());
     }
     if let Some(status) = filter.status {
-        push("p.status = ?", Box::new(status.as_str().to_owned()));
+        listing.bind("p.status = ?", status.as_str().to_owned());
     }
     if let Some(from) = filter.from {
-        push("p.created_at >= ?", Box::new(from));
+        listing.bind("p.created_at >= ?", from);
     }
     if let Some(to) = filter.to {
-        push("p.created_at < ?", Box::new(to));
+        listing.bind("p.created_at < ?", to);
     }
-    let condition = clauses.join(" AND ");
-    let params: Vec<&(dyn ToSql + Sync)> = args
+    let (rows, total) = listing
+        .page(c, PAYMENT_COLUMNS, FROM, "p.created_at DESC, p.id", page)
+        .await?;
+    let rows = rows
         .iter()
-        .map(|a| a.as_ref() as &(dyn ToSql + Sync))
-        .collect();
-    let total: i64 = query_one(
-        c,
-        &format!("SELECT COUNT(*) {FROM} WHERE {condition}"),
-        &params,
-    )
-    .await?
-    .try_get(0)?;
-    let limit = i64::from(page.per_page);
-    let offset = i64::try_from(page.offset()).unwrap_or(i64::MAX);
-    let n = params.len();
-    let mut page_params = params.clone();
-    page_params.push(&limit);
-    page_params.push(&offset);
-    let rows = payments_where(
-        c,
-        &format!(
-            "{condition} ORDER BY p.created_at DESC, p.id LIMIT ${} OFFSET ${}",
-            n + 1,
-            n + 2
-        ),
-        &page_params,
-    )
-    .await?;
+        .map(rows::payment)
+        .collect::<Result<Vec<_>, _>>()?;
     Ok((rows, rows::sequence(total)?))
 }
 

@@ -16,7 +16,7 @@ use tokio_postgres::types::ToSql;
 
 use super::Failure;
 use super::rows::{self, RESERVATION_COLUMNS, to_json};
-use super::sql::{execute, query, query_one, query_opt};
+use super::sql::{Listing, execute, query, query_opt};
 use crate::store::StoreError;
 use crate::store::interface::{
     IdempotencyRecord, PageRequest, ReservationFilter, ReservationRecord, Scope,
@@ -180,61 +180,37 @@ pub async fn list<C: GenericClient>(
     filter: &ReservationFilter,
     page: PageRequest,
 ) -> Result<(Vec<ReservationRecord>, u64), Failure> {
-    let mut clauses: Vec<String> = Vec::new();
-    let mut args: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
-    let mut push = |clause: &str, value: Box<dyn ToSql + Sync + Send>| {
-        args.push(value);
-        clauses.push(clause.replace('?', &format!("${}", args.len())));
-    };
+    let mut listing = Listing::default();
     match scope {
-        Scope::User(user) => push("r.user_id = ?", Box::new(user.as_uuid())),
-        Scope::Tenant(tenant) => push("l.tenant_id = ?", Box::new(tenant.as_uuid())),
+        Scope::User(user) => listing.bind("r.user_id = ?", user.as_uuid()),
+        Scope::Tenant(tenant) => listing.bind("l.tenant_id = ?", tenant.as_uuid()),
         Scope::All => {}
     }
     if let Some(status) = filter.status {
-        push("r.status = ?", Box::new(status.as_str().to_owned()));
+        listing.bind("r.status = ?", status.as_str().to_owned());
     }
     if let Some(from) = filter.from {
-        push("r.end_time > ?", Box::new(from));
+        listing.bind("r.end_time > ?", from);
     }
     if let Some(to) = filter.to {
-        push("r.start_time < ?", Box::new(to));
+        listing.bind("r.start_time < ?", to);
     }
     if let Some(lot) = filter.lot_id {
-        push("r.lot_id = ?", Box::new(lot.as_uuid()));
+        listing.bind("r.lot_id = ?", lot.as_uuid());
     }
-    let condition = if clauses.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", clauses.join(" AND "))
-    };
-    let params: Vec<&(dyn ToSql + Sync)> = args
+    let (rows, total) = listing
+        .page(
+            c,
+            RESERVATION_COLUMNS,
+            FROM,
+            "r.created_at DESC, r.id",
+            page,
+        )
+        .await?;
+    let rows = rows
         .iter()
-        .map(|a| a.as_ref() as &(dyn ToSql + Sync))
-        .collect();
-    let total: i64 = query_one(c, &format!("SELECT COUNT(*) {FROM} {condition}"), &params)
-        .await?
-        .try_get(0)?;
-    let limit = i64::from(page.per_page);
-    let offset = i64::try_from(page.offset()).unwrap_or(i64::MAX);
-    let n = params.len();
-    let mut page_params = params.clone();
-    page_params.push(&limit);
-    page_params.push(&offset);
-    let rows = query(
-        c,
-        &format!(
-            "SELECT {RESERVATION_COLUMNS} {FROM} {condition}
-             ORDER BY r.created_at DESC, r.id LIMIT ${} OFFSET ${}",
-            n + 1,
-            n + 2
-        ),
-        &page_params,
-    )
-    .await?
-    .iter()
-    .map(rows::reservation)
-    .collect::<Result<Vec<_>, _>>()?;
+        .map(rows::reservation)
+        .collect::<Result<Vec<_>, _>>()?;
     Ok((rows, rows::sequence(total)?))
 }
 

@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use parking_core::events::{AlertKind, DomainEvent};
 use parking_core::model::{AlertId, LotId, ReservationId, SpotId, TenantId, UserId};
@@ -25,14 +25,15 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
-use super::sql::{execute, query, query_one, query_opt};
+use super::sql::{Listing, execute, query, query_one, query_opt};
 use super::store::PgStore;
 use super::{Failure, events, in_transaction};
 use crate::store::StoreError;
 use crate::store::interface::{PageRequest, Scope};
 use crate::store::sensors::{
-    AckOutcome, AlertFilter, AlertRecord, BatchOutcome, BookingOnSpot, DeviceRecord, Reading,
-    SensorStore, SpotSensor, no_show_detail, overstay_detail, unexpected_occupancy_detail,
+    AckOutcome, AlertFilter, AlertRecord, AlertSpot, BatchOutcome, BookingOnSpot, Check,
+    DeviceRecord, Reading, SensorState, SensorStore, SpotSensor, Step, SweepCandidate,
+    alert_kind_name, parse_alert_kind, stored_precision,
 };
 
 /// Reservation statuses that hold a spot at `$N` (held only while its hold lasts).
@@ -46,31 +47,12 @@ fn blocking_at(n: u32) -> String {
 /// lasting past their end is an overstay.
 const OCCUPYING: &str = "('confirmed', 'checked_in', 'completed')";
 
-/// An instant at the precision stored, so that what a write answers equals
-/// what a later read returns.
-fn stored_precision(t: DateTime<Utc>) -> DateTime<Utc> {
-    t.trunc_subsecs(6)
-}
-
 fn corrupt(what: &str, detail: impl std::fmt::Display) -> Failure {
     Failure::Store(StoreError::Internal(format!("corrupt {what}: {detail}")))
 }
 
-fn kind_name(kind: AlertKind) -> &'static str {
-    match kind {
-        AlertKind::UnexpectedOccupancy => "unexpected_occupancy",
-        AlertKind::NoShowCandidate => "no_show_candidate",
-        AlertKind::Overstay => "overstay",
-    }
-}
-
 fn parse_kind(text: &str) -> Result<AlertKind, Failure> {
-    match text {
-        "unexpected_occupancy" => Ok(AlertKind::UnexpectedOccupancy),
-        "no_show_candidate" => Ok(AlertKind::NoShowCandidate),
-        "overstay" => Ok(AlertKind::Overstay),
-        other => Err(corrupt("alert kind", other)),
-    }
+    parse_alert_kind(text).ok_or_else(|| corrupt("alert kind", text))
 }
 
 // --- devices -------------------------------------------------------------------
@@ -126,15 +108,12 @@ async fn revoke_device<C: GenericClient>(
 
 // --- readings ------------------------------------------------------------------
 
-/// A spot's sensor state as stored: `(occupied, since, reading_at)`.
-type SensorRow = (bool, DateTime<Utc>, DateTime<Utc>);
-
 /// The stored states of `spots`, read once per batch (the batch holds its
 /// lot's lock, so nothing else changes them meanwhile).
 async fn sensor_rows<C: GenericClient>(
     c: &C,
     spots: &[Uuid],
-) -> Result<HashMap<Uuid, SensorRow>, Failure> {
+) -> Result<HashMap<Uuid, SensorState>, Failure> {
     query(
         c,
         "SELECT spot_id, occupied, since, reading_at FROM spot_sensors WHERE spot_id = ANY($1)",
@@ -145,7 +124,11 @@ async fn sensor_rows<C: GenericClient>(
     .map(|row| {
         Ok((
             row.try_get(0)?,
-            (row.try_get(1)?, row.try_get(2)?, row.try_get(3)?),
+            SensorState {
+                occupied: row.try_get(1)?,
+                since: row.try_get(2)?,
+                reading_at: row.try_get(3)?,
+            },
         ))
     })
     .collect()
@@ -239,7 +222,7 @@ async fn insert_alert<C: GenericClient>(c: &C, a: &AlertRecord) -> Result<bool, 
             &a.id.as_uuid(),
             &a.lot_id.as_uuid(),
             &a.spot_id.as_uuid(),
-            &kind_name(a.kind),
+            &alert_kind_name(a.kind),
             &a.reservation_id.map(|r| r.as_uuid()),
             &a.raised_at,
             &a.detail,
@@ -247,44 +230,6 @@ async fn insert_alert<C: GenericClient>(c: &C, a: &AlertRecord) -> Result<bool, 
     )
     .await?;
     Ok(n == 1)
-}
-
-fn new_alert(
-    kind: AlertKind,
-    lot_id: LotId,
-    spot_id: SpotId,
-    spot_label: &str,
-    reservation_id: Option<ReservationId>,
-    raised_at: DateTime<Utc>,
-    detail: String,
-) -> AlertRecord {
-    AlertRecord {
-        id: AlertId::new(),
-        kind,
-        lot_id,
-        spot_id,
-        spot_label: spot_label.to_owned(),
-        reservation_id,
-        raised_at,
-        detail,
-        acknowledged_at: None,
-        acknowledged_by: None,
-    }
-}
-
-/// What a reading calls for once the spot's state is updated.
-enum Check {
-    Nothing,
-    /// A car arrived at `at`: unexpected unless a booking covers it.
-    Arrival {
-        at: DateTime<Utc>,
-    },
-    /// A car has stood there since `since` and still did at `at`: an
-    /// overstay if a booking ended in between and none covers `at`.
-    StillThere {
-        since: DateTime<Utc>,
-        at: DateTime<Utc>,
-    },
 }
 
 /// One batch, inside its transaction.
@@ -325,36 +270,27 @@ async fn apply<C: GenericClient>(
     readings.sort_by_key(|r| r.at);
     for reading in readings {
         let spot = reading.spot_id.as_uuid();
-        let at = stored_precision(reading.at);
-        let check = match states.get(&spot).copied() {
-            Some((_, _, newest)) if at <= newest => {
-                outcome.stale += 1;
-                Check::Nothing
-            }
-            Some((occupied, since, _)) if occupied == reading.occupied => {
-                // Repeats the state: only the newest-reading instant moves.
+        let step = Step::judge(states.get(&spot).copied(), reading.occupied, reading.at);
+        match step {
+            Step::Stale => outcome.stale += 1,
+            Step::Repeat(state) => {
                 execute(
                     tx,
                     "UPDATE spot_sensors SET reading_at = $2 WHERE spot_id = $1",
-                    &[&spot, &at],
+                    &[&spot, &state.reading_at],
                 )
                 .await?;
-                states.insert(spot, (occupied, since, at));
+                states.insert(spot, state);
                 outcome.stale += 1;
-                if occupied {
-                    Check::StillThere { since, at }
-                } else {
-                    Check::Nothing
-                }
             }
-            _ => {
+            Step::Change(state) => {
                 let event = DomainEvent::SpotStatusChanged {
                     lot_id,
                     spot_id: reading.spot_id,
                     occupied: Some(reading.occupied),
                     in_service: reading.in_service,
                 };
-                let params: [&(dyn ToSql + Sync); 3] = [&spot, &reading.occupied, &at];
+                let params: [&(dyn ToSql + Sync); 3] = [&spot, &state.occupied, &state.since];
                 // Pipelined: both go out together, one round trip.
                 let (stored, appended) = tokio::join!(
                     execute(
@@ -369,16 +305,11 @@ async fn apply<C: GenericClient>(
                 );
                 stored?;
                 appended?;
-                states.insert(spot, (reading.occupied, at, at));
+                states.insert(spot, state);
                 outcome.applied += 1;
-                if reading.occupied {
-                    Check::Arrival { at }
-                } else {
-                    Check::Nothing
-                }
             }
-        };
-        let alert = match check {
+        }
+        let alert = match step.check() {
             Check::Nothing => None,
             Check::Arrival { at } => {
                 if open_unbooked_alert(tx, spot).await?
@@ -387,15 +318,12 @@ async fn apply<C: GenericClient>(
                     None
                 } else {
                     let label = spot_label(tx, spot).await?;
-                    Some(new_alert(
-                        AlertKind::UnexpectedOccupancy,
+                    let spot = AlertSpot {
                         lot_id,
-                        reading.spot_id,
-                        &label,
-                        None,
-                        now,
-                        unexpected_occupancy_detail(&label, reading.at),
-                    ))
+                        spot_id: reading.spot_id,
+                        label: &label,
+                    };
+                    Some(AlertRecord::unexpected_occupancy(spot, at, now))
                 }
             }
             Check::StillThere { since, at } => {
@@ -403,15 +331,12 @@ async fn apply<C: GenericClient>(
                     None
                 } else if let Some(b) = outlasted_booking(tx, lot_id, spot, since, at).await? {
                     let label = spot_label(tx, spot).await?;
-                    Some(new_alert(
-                        AlertKind::Overstay,
+                    let spot = AlertSpot {
                         lot_id,
-                        reading.spot_id,
-                        &label,
-                        Some(b.id),
-                        now,
-                        overstay_detail(&label, &b),
-                    ))
+                        spot_id: reading.spot_id,
+                        label: &label,
+                    };
+                    Some(AlertRecord::overstay(spot, &b, now))
                 } else {
                     None
                 }
@@ -448,18 +373,9 @@ async fn sensor_states<C: GenericClient>(c: &C, lot: LotId) -> Result<Vec<SpotSe
 
 // --- the time-driven sweep -----------------------------------------------------
 
-/// A candidate found by the sweep: the booking, its spot and lot.
-struct Candidate {
-    lot_id: LotId,
-    spot_id: SpotId,
-    label: String,
-    booking: BookingOnSpot,
-    grace_minutes: u32,
-}
-
-fn candidate_row(row: &Row) -> Result<Candidate, Failure> {
+fn candidate_row(row: &Row) -> Result<SweepCandidate, Failure> {
     let grace: i32 = row.try_get(6)?;
-    Ok(Candidate {
+    Ok(SweepCandidate {
         booking: BookingOnSpot {
             id: ReservationId::from_uuid(row.try_get(0)?),
             start: row.try_get(4)?,
@@ -538,19 +454,7 @@ async fn reconcile<C: GenericClient>(
         .map(|c| (AlertKind::NoShowCandidate, c))
         .chain(overstays.into_iter().map(|c| (AlertKind::Overstay, c)));
     for (kind, c) in found {
-        let detail = match kind {
-            AlertKind::NoShowCandidate => no_show_detail(&c.label, &c.booking, c.grace_minutes),
-            _ => overstay_detail(&c.label, &c.booking),
-        };
-        let alert = new_alert(
-            kind,
-            c.lot_id,
-            c.spot_id,
-            &c.label,
-            Some(c.booking.id),
-            now,
-            detail,
-        );
+        let alert = c.alert(kind, now);
         if insert_alert(tx, &alert).await? {
             events::append(tx, &alert.raised_event(), now, origin).await?;
             raised.push(alert);
@@ -607,65 +511,34 @@ async fn list_alerts<C: GenericClient>(
     filter: &AlertFilter,
     page: PageRequest,
 ) -> Result<(Vec<AlertRecord>, u64), Failure> {
-    let mut clauses: Vec<String> = Vec::new();
-    let mut args: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
-    let mut push = |clause: &str, arg: Box<dyn ToSql + Sync + Send>| {
-        args.push(arg);
-        clauses.push(clause.replace('?', &format!("${}", args.len())));
-    };
+    let mut listing = Listing::default();
     match scope {
-        Scope::Tenant(tenant) => push("l.tenant_id = ?", Box::new(tenant.as_uuid())),
+        Scope::Tenant(tenant) => listing.bind("l.tenant_id = ?", tenant.as_uuid()),
         Scope::All => {}
         // Drivers see no alerts (the API refuses them first).
         Scope::User(_) => return Ok((Vec::new(), 0)),
     }
     if let Some(lot) = filter.lot_id {
-        push("a.lot_id = ?", Box::new(lot.as_uuid()));
+        listing.bind("a.lot_id = ?", lot.as_uuid());
     }
     if let Some(kind) = filter.kind {
-        push("a.kind = ?", Box::new(kind_name(kind).to_owned()));
+        listing.bind("a.kind = ?", alert_kind_name(kind).to_owned());
     }
     match filter.acknowledged {
-        Some(true) => clauses.push("a.acknowledged_at IS NOT NULL".to_owned()),
-        Some(false) => clauses.push("a.acknowledged_at IS NULL".to_owned()),
+        Some(true) => listing.plain("a.acknowledged_at IS NOT NULL"),
+        Some(false) => listing.plain("a.acknowledged_at IS NULL"),
         None => {}
     }
-    let condition = if clauses.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", clauses.join(" AND "))
-    };
-    let params: Vec<&(dyn ToSql + Sync)> = args
-        .iter()
-        .map(|a| a.as_ref() as &(dyn ToSql + Sync))
-        .collect();
-    let total: i64 = query_one(
-        c,
-        &format!("SELECT COUNT(*) {ALERT_FROM} {condition}"),
-        &params,
-    )
-    .await?
-    .try_get(0)?;
-    let limit = i64::from(page.per_page);
-    let offset = i64::try_from(page.offset()).unwrap_or(i64::MAX);
-    let n = params.len();
-    let mut page_params = params.clone();
-    page_params.push(&limit);
-    page_params.push(&offset);
-    let rows = query(
-        c,
-        &format!(
-            "SELECT {ALERT_COLUMNS} {ALERT_FROM} {condition}
-             ORDER BY a.raised_at DESC, a.id DESC LIMIT ${} OFFSET ${}",
-            n + 1,
-            n + 2
-        ),
-        &page_params,
-    )
-    .await?
-    .iter()
-    .map(alert_row)
-    .collect::<Result<Vec<_>, _>>()?;
+    let (rows, total) = listing
+        .page(
+            c,
+            ALERT_COLUMNS,
+            ALERT_FROM,
+            "a.raised_at DESC, a.id DESC",
+            page,
+        )
+        .await?;
+    let rows = rows.iter().map(alert_row).collect::<Result<Vec<_>, _>>()?;
     Ok((rows, u64::try_from(total).unwrap_or(0)))
 }
 

@@ -12,18 +12,8 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 use super::map_err;
+pub use crate::store::Migration;
 use crate::store::StoreError;
-
-/// One compiled-in migration.
-#[derive(Debug, Clone, Copy)]
-pub struct Migration {
-    /// The version the database is at once this migration is applied.
-    pub version: u32,
-    /// The file's name part, for logs.
-    pub name: &'static str,
-    /// The SQL, run as one batch.
-    pub sql: &'static str,
-}
 
 /// Every migration, in strictly increasing version order.
 pub const MIGRATIONS: &[Migration] = &[
@@ -56,7 +46,7 @@ pub const MIGRATIONS: &[Migration] = &[
 
 /// The highest schema version this binary knows.
 pub fn latest_version() -> u32 {
-    MIGRATIONS.last().map_or(0, |m| m.version)
+    Migration::latest(MIGRATIONS)
 }
 
 /// The schema version recorded in the database (`PRAGMA user_version`).
@@ -71,11 +61,7 @@ pub fn current_version(conn: &Connection) -> Result<u32, StoreError> {
 
 /// Refuses a database written by a newer parkd.
 pub fn check_not_too_new(found: u32) -> Result<(), StoreError> {
-    let supported = latest_version();
-    if found > supported {
-        return Err(StoreError::SchemaTooNew { found, supported });
-    }
-    Ok(())
+    Migration::refuse_newer(found, MIGRATIONS)
 }
 
 /// Brings the database up to [`latest_version`], returning the versions
@@ -86,11 +72,7 @@ pub fn migrate(conn: &mut Connection) -> Result<Vec<u32>, StoreError> {
 
 /// [`migrate`] over an explicit list, so tests can simulate a newer binary.
 fn migrate_with(conn: &mut Connection, migrations: &[Migration]) -> Result<Vec<u32>, StoreError> {
-    let supported = migrations.last().map_or(0, |m| m.version);
-    let found = current_version(conn)?;
-    if found > supported {
-        return Err(StoreError::SchemaTooNew { found, supported });
-    }
+    Migration::refuse_newer(current_version(conn)?, migrations)?;
     let mut applied = Vec::new();
     for m in migrations {
         // IMMEDIATE takes the write lock before reading the version, so two

@@ -8,8 +8,11 @@
 //! schema's unique indexes dedupe alerts (an insert that hits one writes
 //! nothing and no event).
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
 use async_trait::async_trait;
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Utc};
 use parking_core::events::{AlertKind, DomainEvent};
 use parking_core::model::{AlertId, LotId, ReservationId, SpotId, TenantId, UserId};
 use rusqlite::types::Value;
@@ -22,8 +25,9 @@ use super::store::SqliteStore;
 use crate::store::StoreError;
 use crate::store::interface::{PageRequest, Scope, Store};
 use crate::store::sensors::{
-    AckOutcome, AlertFilter, AlertRecord, BatchOutcome, BookingOnSpot, DeviceRecord, Reading,
-    SensorStore, SpotSensor, no_show_detail, overstay_detail, unexpected_occupancy_detail,
+    AckOutcome, AlertFilter, AlertRecord, AlertSpot, BatchOutcome, BookingOnSpot, Check,
+    DeviceRecord, Reading, SensorState, SensorStore, SpotSensor, Step, SweepCandidate,
+    alert_kind_name, parse_alert_kind, stored_precision,
 };
 
 /// Reservation statuses that hold a spot (held only while its hold lasts).
@@ -34,31 +38,14 @@ const BLOCKING: &str =
 /// lasting past their end is an overstay.
 const OCCUPYING: &str = "('confirmed', 'checked_in', 'completed')";
 
-/// An instant at the precision stored, so that what a write answers equals
-/// what a later read returns.
-fn stored_precision(t: DateTime<Utc>) -> DateTime<Utc> {
-    t.trunc_subsecs(6)
-}
-
-fn kind_name(kind: AlertKind) -> &'static str {
-    match kind {
-        AlertKind::UnexpectedOccupancy => "unexpected_occupancy",
-        AlertKind::NoShowCandidate => "no_show_candidate",
-        AlertKind::Overstay => "overstay",
-    }
-}
-
 fn parse_kind(text: &str) -> Result<AlertKind, rusqlite::Error> {
-    match text {
-        "unexpected_occupancy" => Ok(AlertKind::UnexpectedOccupancy),
-        "no_show_candidate" => Ok(AlertKind::NoShowCandidate),
-        "overstay" => Ok(AlertKind::Overstay),
-        other => Err(rusqlite::Error::FromSqlConversionFailure(
+    parse_alert_kind(text).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
             1,
             rusqlite::types::Type::Text,
-            format!("unknown alert kind {other}").into(),
-        )),
-    }
+            format!("unknown alert kind {text}").into(),
+        )
+    })
 }
 
 // --- devices -------------------------------------------------------------------
@@ -178,12 +165,16 @@ impl LotOutbox {
 
 // --- readings ------------------------------------------------------------------
 
-/// A spot's sensor state as stored: `(occupied, since_us, reading_us)`.
-fn sensor_row(tx: &Connection, spot: &str) -> Result<Option<(bool, i64, i64)>, StoreError> {
+/// A spot's sensor state as stored.
+fn sensor_row(tx: &Connection, spot: &str) -> Result<Option<SensorState>, StoreError> {
     tx.prepare_cached("SELECT occupied, since_us, reading_us FROM spot_sensors WHERE spot_id = ?1")
         .and_then(|mut s| {
             s.query_row(params![spot], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                Ok(SensorState {
+                    occupied: row.get(0)?,
+                    since: instant(row.get(1)?)?,
+                    reading_at: instant(row.get(2)?)?,
+                })
             })
             .optional()
         })
@@ -259,7 +250,7 @@ fn insert_alert(tx: &Connection, a: &AlertRecord) -> Result<bool, StoreError> {
                 a.id.to_string(),
                 a.lot_id.to_string(),
                 a.spot_id.to_string(),
-                kind_name(a.kind),
+                alert_kind_name(a.kind),
                 a.reservation_id.map(|r| r.to_string()),
                 us(a.raised_at),
                 a.detail
@@ -267,44 +258,6 @@ fn insert_alert(tx: &Connection, a: &AlertRecord) -> Result<bool, StoreError> {
         })
         .map_err(map_err)?;
     Ok(n == 1)
-}
-
-fn new_alert(
-    kind: AlertKind,
-    lot_id: LotId,
-    spot_id: SpotId,
-    spot_label: &str,
-    reservation_id: Option<ReservationId>,
-    raised_at: DateTime<Utc>,
-    detail: String,
-) -> AlertRecord {
-    AlertRecord {
-        id: AlertId::new(),
-        kind,
-        lot_id,
-        spot_id,
-        spot_label: spot_label.to_owned(),
-        reservation_id,
-        raised_at,
-        detail,
-        acknowledged_at: None,
-        acknowledged_by: None,
-    }
-}
-
-/// What a reading calls for once the spot's state is updated.
-enum Check {
-    Nothing,
-    /// A car arrived at `at`: unexpected unless a booking covers it.
-    Arrival {
-        at: i64,
-    },
-    /// A car has stood there since `since` and still did at `at`: an
-    /// overstay if a booking ended in between and none covers `at`.
-    StillThere {
-        since: i64,
-        at: i64,
-    },
 }
 
 /// One batch, inside the writer's transaction.
@@ -333,35 +286,24 @@ fn apply(
     // Oldest first, so that every transition inside the batch is seen (a car
     // that came and went between two uploads still raises its alert).
     readings.sort_by_key(|r| r.at);
+    // Each spot's state as the batch goes: read once per spot, judged in
+    // memory, and the final state of each spot that moved written once at
+    // the end (alerts look at reservations and alerts, not at these rows).
+    let mut states: HashMap<SpotId, (Option<SensorState>, bool)> = HashMap::new();
     for reading in readings {
         let spot = reading.spot_id.to_string();
-        let at = us(reading.at);
-        let check = match sensor_row(tx, &spot)? {
-            Some((_, _, newest)) if at <= newest => {
-                outcome.stale += 1;
-                Check::Nothing
-            }
-            Some((occupied, since, _)) if occupied == reading.occupied => {
-                // Repeats the state: only the newest-reading instant moves.
-                tx.prepare_cached("UPDATE spot_sensors SET reading_us = ?2 WHERE spot_id = ?1")
-                    .and_then(|mut s| s.execute(params![spot, at]))
-                    .map_err(map_err)?;
-                outcome.stale += 1;
-                if occupied {
-                    Check::StillThere { since, at }
-                } else {
-                    Check::Nothing
-                }
-            }
-            _ => {
-                tx.prepare_cached(
-                    "INSERT INTO spot_sensors (spot_id, occupied, since_us, reading_us)
-                     VALUES (?1, ?2, ?3, ?3)
-                     ON CONFLICT (spot_id) DO UPDATE SET occupied = excluded.occupied,
-                         since_us = excluded.since_us, reading_us = excluded.reading_us",
-                )
-                .and_then(|mut s| s.execute(params![spot, reading.occupied, at]))
-                .map_err(map_err)?;
+        let (state, moved) = match states.entry(reading.spot_id) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert((sensor_row(tx, &spot)?, false)),
+        };
+        let step = Step::judge(*state, reading.occupied, reading.at);
+        if let Step::Repeat(next) | Step::Change(next) = step {
+            *state = Some(next);
+            *moved = true;
+        }
+        match step {
+            Step::Stale | Step::Repeat(_) => outcome.stale += 1,
+            Step::Change(_) => {
                 outcome.applied += 1;
                 outbox.push(
                     tx,
@@ -372,45 +314,34 @@ fn apply(
                         in_service: reading.in_service,
                     },
                 )?;
-                if reading.occupied {
-                    Check::Arrival { at }
-                } else {
-                    Check::Nothing
-                }
             }
-        };
-        let alert = match check {
+        }
+        let alert = match step.check() {
             Check::Nothing => None,
             Check::Arrival { at } => {
-                if open_unbooked_alert(tx, &spot)? || covered(tx, &spot, at, now_us)? {
+                if open_unbooked_alert(tx, &spot)? || covered(tx, &spot, us(at), now_us)? {
                     None
                 } else {
                     let label = spot_label(tx, &spot)?;
-                    Some(new_alert(
-                        AlertKind::UnexpectedOccupancy,
+                    let spot = AlertSpot {
                         lot_id,
-                        reading.spot_id,
-                        &label,
-                        None,
-                        now,
-                        unexpected_occupancy_detail(&label, reading.at),
-                    ))
+                        spot_id: reading.spot_id,
+                        label: &label,
+                    };
+                    Some(AlertRecord::unexpected_occupancy(spot, at, now))
                 }
             }
             Check::StillThere { since, at } => {
-                if covered(tx, &spot, at, now_us)? {
+                if covered(tx, &spot, us(at), now_us)? {
                     None
-                } else if let Some(b) = outlasted_booking(tx, &spot, since, at)? {
+                } else if let Some(b) = outlasted_booking(tx, &spot, us(since), us(at))? {
                     let label = spot_label(tx, &spot)?;
-                    Some(new_alert(
-                        AlertKind::Overstay,
+                    let spot = AlertSpot {
                         lot_id,
-                        reading.spot_id,
-                        &label,
-                        Some(b.id),
-                        now,
-                        overstay_detail(&label, &b),
-                    ))
+                        spot_id: reading.spot_id,
+                        label: &label,
+                    };
+                    Some(AlertRecord::overstay(spot, &b, now))
                 } else {
                     None
                 }
@@ -421,6 +352,25 @@ fn apply(
         {
             outbox.push(tx, &alert.raised_event())?;
             outcome.alerts.push(alert);
+        }
+    }
+    for (spot, state) in states {
+        if let (Some(state), true) = state {
+            tx.prepare_cached(
+                "INSERT INTO spot_sensors (spot_id, occupied, since_us, reading_us)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (spot_id) DO UPDATE SET occupied = excluded.occupied,
+                     since_us = excluded.since_us, reading_us = excluded.reading_us",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    spot.to_string(),
+                    state.occupied,
+                    us(state.since),
+                    us(state.reading_at)
+                ])
+            })
+            .map_err(map_err)?;
         }
     }
     Ok(outcome)
@@ -447,17 +397,8 @@ fn sensor_states(conn: &Connection, lot: LotId) -> Result<Vec<SpotSensor>, Store
 
 // --- the time-driven sweep -----------------------------------------------------
 
-/// A candidate found by the sweep: the booking, its spot and lot.
-struct Candidate {
-    lot_id: LotId,
-    spot_id: SpotId,
-    label: String,
-    booking: BookingOnSpot,
-    grace_minutes: u32,
-}
-
-fn candidate_row(row: &Row) -> Result<Candidate, rusqlite::Error> {
-    Ok(Candidate {
+fn candidate_row(row: &Row) -> Result<SweepCandidate, rusqlite::Error> {
+    Ok(SweepCandidate {
         booking: BookingOnSpot {
             id: ReservationId::from_uuid(uuid(&row.get::<_, String>(0)?)?),
             start: instant(row.get(4)?)?,
@@ -533,19 +474,7 @@ fn reconcile(
         .map(|c| (AlertKind::NoShowCandidate, c))
         .chain(overstays.into_iter().map(|c| (AlertKind::Overstay, c)));
     for (kind, c) in found {
-        let detail = match kind {
-            AlertKind::NoShowCandidate => no_show_detail(&c.label, &c.booking, c.grace_minutes),
-            _ => overstay_detail(&c.label, &c.booking),
-        };
-        let alert = new_alert(
-            kind,
-            c.lot_id,
-            c.spot_id,
-            &c.label,
-            Some(c.booking.id),
-            now,
-            detail,
-        );
+        let alert = c.alert(kind, now);
         if insert_alert(tx, &alert)? {
             super::events::append(tx, &alert.raised_event(), now)?;
             raised.push(alert);
@@ -622,7 +551,7 @@ fn list_alerts(
     }
     if let Some(kind) = filter.kind {
         clauses.push("a.kind = ?");
-        args.push(Value::Text(kind_name(kind).to_owned()));
+        args.push(Value::Text(alert_kind_name(kind).to_owned()));
     }
     match filter.acknowledged {
         Some(true) => clauses.push("a.acknowledged_us IS NOT NULL"),
@@ -811,7 +740,7 @@ impl SensorStore for SqliteStore {
 /// migrated connection.
 #[cfg(test)]
 mod tests {
-    use chrono::Duration;
+    use chrono::{Duration, SubsecRound};
 
     use super::*;
     use crate::store::sqlite::{SqliteOptions, migrate, open_write_connection};
@@ -851,15 +780,18 @@ mod tests {
     }
 
     fn alert(f: &Fixture, kind: AlertKind, reservation: Option<ReservationId>) -> AlertRecord {
-        new_alert(
+        AlertRecord {
+            id: AlertId::new(),
             kind,
-            f.lot,
-            f.spot,
-            "A1",
-            reservation,
-            Utc::now(),
-            "d".into(),
-        )
+            lot_id: f.lot,
+            spot_id: f.spot,
+            spot_label: "A1".into(),
+            reservation_id: reservation,
+            raised_at: Utc::now(),
+            detail: "d".into(),
+            acknowledged_at: None,
+            acknowledged_by: None,
+        }
     }
 
     #[test]
