@@ -30,6 +30,24 @@ pub const OPERATOR: &str = "op@example.com";
 /// The driver's login.
 pub const DRIVER: &str = "driver@example.com";
 
+/// The admin URL of the PostgreSQL test server (`PARKD_TEST_POSTGRES_URL`),
+/// or `None` after saying the test is skipped; a failure instead with
+/// `PARKING_REQUIRE_POSTGRES=1`, so CI cannot pass a PostgreSQL test that ran
+/// nothing.
+pub fn postgres_admin_url() -> Option<String> {
+    match std::env::var("PARKD_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("PARKING_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "PARKING_REQUIRE_POSTGRES=1 but PARKD_TEST_POSTGRES_URL is not set"
+            );
+            eprintln!("skipped: PARKD_TEST_POSTGRES_URL not set");
+            None
+        }
+    }
+}
+
 /// A running parkd with one lot.
 #[derive(Debug)]
 pub struct TestApp {

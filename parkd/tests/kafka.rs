@@ -600,11 +600,7 @@ async fn a_restarted_parkd_resumes_after_its_cursor() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instances_sharing_postgres_publish_each_event_once() {
     let Some(bin) = tansu() else { return };
-    let Some(admin) = std::env::var("PARKD_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
-        eprintln!("skipped: PARKD_TEST_POSTGRES_URL not set");
+    let Some(admin) = testing::postgres_admin_url() else {
         return;
     };
     let db = parkd::store::postgres::scratch::ScratchDatabase::create(&admin)
