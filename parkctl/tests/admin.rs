@@ -6,31 +6,9 @@
 mod support;
 
 use chrono::{Duration, Utc};
-use parkd::auth::{Password, Role};
-use parkd::service::accounts::{self, NewUser};
 use parking_client::{Client, MemoryTokens};
 use serde_json::Value;
-use support::{Ctl, DRIVER, OPERATOR, PASSWORD, TestApp, text};
-
-/// The admin's login (created here; `TestApp` has none).
-const ADMIN: &str = "admin@example.com";
-
-async fn add_admin(app: &TestApp) {
-    accounts::create_user(
-        &app.state,
-        NewUser {
-            email: ADMIN.into(),
-            password: Password::new(PASSWORD.into()).expect("valid password"),
-            first_name: "Test".into(),
-            last_name: "admin".into(),
-            phone: None,
-            roles: vec![Role::Admin],
-            tenant_id: None,
-        },
-    )
-    .await
-    .expect("admin created");
-}
+use support::{ADMIN, Ctl, DRIVER, OPERATOR, TestApp, add_admin, text};
 
 /// The lot's date tomorrow (the lot is in Berlin).
 fn tomorrow() -> String {
@@ -43,24 +21,7 @@ fn tomorrow() -> String {
 async fn book(app: &TestApp, ctl: &Ctl) -> Value {
     let lot = app.lot.to_string();
     let spot = app.spots[0].to_string();
-    let booking = ctl
-        .json(&[
-            "--profile",
-            "driver",
-            "bookings",
-            "create",
-            "--lot",
-            &lot,
-            "--spot",
-            &spot,
-            "--from",
-            "tomorrow 10:00",
-            "--to",
-            "tomorrow 12:00",
-            "-o",
-            "json",
-        ])
-        .await;
+    let booking = ctl.book_tomorrow(&lot, &spot).await;
     booking["total_cost"].clone()
 }
 

@@ -121,24 +121,7 @@ async fn operator_and_driver_workflow() {
     insta::assert_snapshot!("quote_table", quote_table);
 
     let spot = app.spots[0].to_string();
-    let booking = ctl
-        .json(&[
-            "--profile",
-            "driver",
-            "bookings",
-            "create",
-            "--lot",
-            &lot,
-            "--spot",
-            &spot,
-            "--from",
-            "tomorrow 10:00",
-            "--to",
-            "tomorrow 12:00",
-            "-o",
-            "json",
-        ])
-        .await;
+    let booking = ctl.book_tomorrow(&lot, &spot).await;
     assert_eq!(booking["total_cost"], quote["total"]);
     let id = booking["id"].as_str().expect("id").to_owned();
 

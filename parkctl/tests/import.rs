@@ -452,23 +452,7 @@ async fn create_update_delete_round_trip_and_delete_with_bookings() {
     // The test lot with a booking: exit 3 with the server's detail.
     let lot = app.lot.to_string();
     let spot = app.spots[0].to_string();
-    ctl.json(&[
-        "--profile",
-        "driver",
-        "bookings",
-        "create",
-        "--lot",
-        &lot,
-        "--spot",
-        &spot,
-        "--from",
-        "tomorrow 10:00",
-        "--to",
-        "tomorrow 12:00",
-        "-o",
-        "json",
-    ])
-    .await;
+    ctl.book_tomorrow(&lot, &spot).await;
     let out = ctl
         .run(&["--profile", "op", "lots", "delete", &lot], None)
         .await;

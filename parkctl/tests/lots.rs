@@ -4,28 +4,7 @@
 
 mod support;
 
-use parkd::auth::{Password, Role};
-use parkd::service::accounts::{self, NewUser};
-use support::{Ctl, DRIVER, OPERATOR, PASSWORD, TestApp, text};
-
-const ADMIN: &str = "admin@example.com";
-
-async fn add_admin(app: &TestApp) {
-    accounts::create_user(
-        &app.state,
-        NewUser {
-            email: ADMIN.into(),
-            password: Password::new(PASSWORD.into()).expect("valid password"),
-            first_name: "Test".into(),
-            last_name: "admin".into(),
-            phone: None,
-            roles: vec![Role::Admin],
-            tenant_id: None,
-        },
-    )
-    .await
-    .expect("admin created");
-}
+use support::{ADMIN, Ctl, DRIVER, OPERATOR, TestApp, add_admin, text};
 
 fn names(list: &serde_json::Value) -> Vec<&str> {
     list.as_array()

@@ -11,24 +11,7 @@ use support::{Ctl, DRIVER, OPERATOR, TestApp};
 async fn paid_booking(app: &TestApp, ctl: &Ctl) -> Value {
     let lot = app.lot.to_string();
     let spot = app.spots[0].to_string();
-    let booking = ctl
-        .json(&[
-            "--profile",
-            "driver",
-            "bookings",
-            "create",
-            "--lot",
-            &lot,
-            "--spot",
-            &spot,
-            "--from",
-            "tomorrow 10:00",
-            "--to",
-            "tomorrow 12:00",
-            "-o",
-            "json",
-        ])
-        .await;
+    let booking = ctl.book_tomorrow(&lot, &spot).await;
     assert_eq!(booking["status"], "held", "held until paid: {booking}");
     let intent = booking["payment"]["intent_id"]
         .as_str()

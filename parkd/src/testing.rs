@@ -2,7 +2,9 @@
 //! `test-support` feature; parking-client's and parkctl's tests use it):
 //! [`TestApp`]: a parkd on a random port over a temporary data directory, with
 //! a tenant, an operator, a driver and one lot of spots, made directly
-//! through parkd's state (no HTTP) so the client is what is under test.
+//! through parkd's state (no HTTP) so the client is what is under test; and
+//! the functions that make them ([`create_user`], [`create_tenant`],
+//! [`create_lot`]), which parkd's own integration tests call too.
 
 use std::sync::Arc;
 
@@ -12,7 +14,7 @@ use crate::config::{Config, RateLimits, Secret};
 use crate::fake_stripe::FakeStripe;
 use crate::service::accounts::{self, NewUser};
 use crate::state::AppState;
-use crate::store::interface::{LotRecord, TenantRecord};
+use crate::store::interface::{LotRecord, TenantRecord, UserRecord};
 use crate::store::payments::PaymentMode;
 use chrono::Utc;
 use parking_core::model::{
@@ -27,6 +29,24 @@ pub const PASSWORD: &str = "correct horse battery";
 pub const OPERATOR: &str = "op@example.com";
 /// The driver's login.
 pub const DRIVER: &str = "driver@example.com";
+
+/// The admin URL of the PostgreSQL test server (`PARKD_TEST_POSTGRES_URL`),
+/// or `None` after saying the test is skipped; a failure instead with
+/// `PARKING_REQUIRE_POSTGRES=1`, so CI cannot pass a PostgreSQL test that ran
+/// nothing.
+pub fn postgres_admin_url() -> Option<String> {
+    match std::env::var("PARKD_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("PARKING_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "PARKING_REQUIRE_POSTGRES=1 but PARKD_TEST_POSTGRES_URL is not set"
+            );
+            eprintln!("skipped: PARKD_TEST_POSTGRES_URL not set");
+            None
+        }
+    }
+}
 
 /// A running parkd with one lot.
 #[derive(Debug)]
@@ -108,19 +128,16 @@ impl TestApp {
         tokio::spawn(app::serve(listener, state.clone(), async {
             let _ = rx.await;
         }));
-        let tenant = TenantRecord {
-            id: TenantId::new(),
-            name: "Test tenant".into(),
-            created_at: Utc::now(),
-        };
-        state
-            .store
-            .create_tenant(tenant.clone())
-            .await
-            .expect("tenant");
-        user(&state, OPERATOR, Role::Operator, Some(tenant.id)).await;
-        user(&state, DRIVER, Role::Driver, None).await;
-        let (lot, spots) = lot(&state, tenant.id, &[SpotKind::Regular, SpotKind::Regular]).await;
+        let tenant = create_tenant(&state, "Test tenant").await;
+        create_user(&state, OPERATOR, Role::Operator, Some(tenant)).await;
+        create_user(&state, DRIVER, Role::Driver, None).await;
+        let (lot, spots) = create_lot(
+            &state,
+            tenant,
+            &[SpotKind::Regular, SpotKind::Regular],
+            BookingRules::default(),
+        )
+        .await;
         TestApp {
             url,
             state,
@@ -133,7 +150,13 @@ impl TestApp {
     }
 }
 
-async fn user(state: &AppState, email: &str, role: Role, tenant: Option<TenantId>) {
+/// Creates `email` with `role` (and `tenant`) directly, with [`PASSWORD`].
+pub async fn create_user(
+    state: &AppState,
+    email: &str,
+    role: Role,
+    tenant: Option<TenantId>,
+) -> UserRecord {
     accounts::create_user(
         state,
         NewUser {
@@ -147,10 +170,32 @@ async fn user(state: &AppState, email: &str, role: Role, tenant: Option<TenantId
         },
     )
     .await
-    .expect("user created");
+    .expect("user created")
 }
 
-async fn lot(state: &AppState, tenant: TenantId, kinds: &[SpotKind]) -> (LotId, Vec<SpotId>) {
+/// A tenant called `name`, put in the store directly.
+pub async fn create_tenant(state: &AppState, name: &str) -> TenantId {
+    let tenant = TenantRecord {
+        id: TenantId::new(),
+        name: name.into(),
+        created_at: Utc::now(),
+    };
+    state
+        .store
+        .create_tenant(tenant.clone())
+        .await
+        .expect("tenant");
+    tenant.id
+}
+
+/// An always-open lot "Test lot" of `tenant` in Dresden with `rules` and
+/// `kinds` spots, as [`insert_lot`] puts it.
+pub async fn create_lot(
+    state: &AppState,
+    tenant: TenantId,
+    kinds: &[SpotKind],
+    rules: BookingRules,
+) -> (LotId, Vec<SpotId>) {
     let lot = Lot {
         id: LotId::new(),
         tenant_id: tenant,
@@ -160,8 +205,15 @@ async fn lot(state: &AppState, tenant: TenantId, kinds: &[SpotKind]) -> (LotId, 
         time_zone: chrono_tz::Europe::Berlin,
         hours: OperatingHours::always_open(),
         amenities: Default::default(),
-        rules: BookingRules::default(),
+        rules,
     };
+    let id = lot.id;
+    (id, insert_lot(state, lot, kinds).await)
+}
+
+/// `lot` with `kinds` spots (labels S1, S2, …) and the example rate card, put
+/// in the store and the engine directly; the spots' ids.
+pub async fn insert_lot(state: &AppState, lot: Lot, kinds: &[SpotKind]) -> Vec<SpotId> {
     let spots: Vec<Spot> = kinds
         .iter()
         .enumerate()
@@ -189,9 +241,9 @@ async fn lot(state: &AppState, tenant: TenantId, kinds: &[SpotKind]) -> (LotId, 
         .await
         .expect("rates");
     let mut city = state.engine.write();
-    city.add_lot(lot.clone(), Some(card)).expect("engine lot");
+    city.add_lot(lot, Some(card)).expect("engine lot");
     for spot in &spots {
         city.add_spot(spot.clone()).expect("engine spot");
     }
-    (lot.id, spots.iter().map(|s| s.id).collect())
+    spots.iter().map(|s| s.id).collect()
 }

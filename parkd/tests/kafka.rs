@@ -13,21 +13,16 @@ use std::collections::{BTreeMap, HashSet};
 use std::net::{SocketAddr, TcpListener as StdListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{Duration as Span, DurationRound, Utc};
-use parkd::app;
-use parkd::auth::{Password, Role};
+use parkd::auth::Role;
 use parkd::config::{Config, RateLimits};
 use parkd::kafka::{KafkaMessage, NO_LOT_KEY};
-use parkd::service::accounts::{self, NewUser};
 use parkd::state::AppState;
-use parkd::store::interface::{LotRecord, StoredEvent, TenantRecord};
-use parking_core::model::{
-    BookingRules, GeoPoint, Lot, LotId, OperatingHours, Spot, SpotId, SpotKind, TenantId,
-};
-use parking_core::pricing::RateCard;
+use parkd::store::interface::StoredEvent;
+use parkd::{app, testing};
+use parking_core::model::{BookingRules, LotId, SpotKind, TenantId};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use reqwest::StatusCode;
@@ -328,20 +323,7 @@ impl Parkd {
 
     /// A driver with an access token (their registration is an event without a lot).
     async fn driver(&self, email: &str) -> String {
-        let user = accounts::create_user(
-            &self.state,
-            NewUser {
-                email: email.into(),
-                password: Password::new("correct horse battery".into()).expect("password"),
-                first_name: "Test".into(),
-                last_name: "Driver".into(),
-                phone: None,
-                roles: vec![Role::Driver],
-                tenant_id: None,
-            },
-        )
-        .await
-        .expect("user");
+        let user = testing::create_user(&self.state, email, Role::Driver, None).await;
         self.state
             .tokens
             .issue(user.id.as_uuid(), &user.roles, None, Utc::now())
@@ -351,61 +333,15 @@ impl Parkd {
 
     /// A lot of two regular spots, put in the store and the engine directly.
     async fn lot(&self, tenant: TenantId) -> LotId {
-        let lot = Lot {
-            id: LotId::new(),
-            tenant_id: tenant,
-            name: "Kafka lot".into(),
-            address: "Teststraße 1, Dresden".into(),
-            location: GeoPoint::new(51.05, 13.74).expect("valid"),
-            time_zone: chrono_tz::Europe::Berlin,
-            hours: OperatingHours::always_open(),
-            amenities: Default::default(),
-            rules: BookingRules::default(),
-        };
-        let spots: Vec<Spot> = (1..=2)
-            .map(|n| Spot {
-                id: SpotId::new(),
-                lot_id: lot.id,
-                label: format!("S{n}"),
-                kind: SpotKind::Regular,
-                zone: None,
-                in_service: true,
-            })
-            .collect();
-        let card = RateCard::example_eur();
-        let store = Arc::clone(&self.state.store);
-        store
-            .insert_lot(LotRecord {
-                lot: lot.clone(),
-                external_id: None,
-            })
+        let kinds = [SpotKind::Regular, SpotKind::Regular];
+        testing::create_lot(&self.state, tenant, &kinds, BookingRules::default())
             .await
-            .expect("lot");
-        store.insert_spots(spots.clone()).await.expect("spots");
-        store
-            .put_rate_card(lot.id, card.clone())
-            .await
-            .expect("rates");
-        let mut city = self.state.engine.write();
-        city.add_lot(lot.clone(), Some(card)).expect("engine lot");
-        for spot in spots {
-            city.add_spot(spot).expect("engine spot");
-        }
-        lot.id
+            .0
     }
 
     async fn tenant(&self) -> TenantId {
-        let tenant = TenantRecord {
-            id: TenantId::new(),
-            name: format!("tenant {}", uuid::Uuid::new_v4()),
-            created_at: Utc::now(),
-        };
-        self.state
-            .store
-            .create_tenant(tenant.clone())
-            .await
-            .expect("tenant");
-        tenant.id
+        let name = format!("tenant {}", uuid::Uuid::new_v4());
+        testing::create_tenant(&self.state, &name).await
     }
 
     /// Books an hour of `lot` starting `hours` from now; the reservation id.
@@ -664,11 +600,7 @@ async fn a_restarted_parkd_resumes_after_its_cursor() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instances_sharing_postgres_publish_each_event_once() {
     let Some(bin) = tansu() else { return };
-    let Some(admin) = std::env::var("PARKD_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
-        eprintln!("skipped: PARKD_TEST_POSTGRES_URL not set");
+    let Some(admin) = testing::postgres_admin_url() else {
         return;
     };
     let db = parkd::store::postgres::scratch::ScratchDatabase::create(&admin)

@@ -13,7 +13,7 @@ mod cluster;
 use std::process::Command;
 
 use chrono::{Duration, Utc};
-use cluster::{PARKD, postgres_admin_url, seed_city, tomorrow};
+use cluster::{PARKD, seed_city, tomorrow};
 use parkd::auth::Role;
 use parkd::store::StoreError;
 use parkd::store::cursors::CursorStore;
@@ -26,6 +26,7 @@ use parkd::store::postgres::{PgOptions, PgStore};
 use parkd::store::sensors::{DeviceRecord, Reading, SensorStore};
 use parkd::store::sqlite::store::SqliteStore;
 use parkd::store::sqlite::{SqliteDb, SqliteOptions};
+use parkd::testing::postgres_admin_url;
 use parking_core::events::{DomainEvent, ReleaseReason};
 use parking_core::model::{
     BookingRules, Currency, GeoPoint, Interval, Lot, LotId, Money, OperatingHours, PaymentId,

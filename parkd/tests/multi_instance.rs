@@ -17,8 +17,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use cluster::{Instance, LAT, LNG, postgres_admin_url, seed_city, sql, token, tomorrow};
+use cluster::{Instance, LAT, LNG, seed_city, sql, token, tomorrow};
 use parkd::auth::Role;
+use parkd::testing::postgres_admin_url;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;

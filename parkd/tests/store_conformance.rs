@@ -53,17 +53,7 @@ impl Backend {
 
     /// `None` (after saying why) when no PostgreSQL server is configured.
     async fn postgres() -> Option<Backend> {
-        let Some(admin) = std::env::var("PARKD_TEST_POSTGRES_URL")
-            .ok()
-            .filter(|u| !u.is_empty())
-        else {
-            assert!(
-                std::env::var("PARKING_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-                "PARKING_REQUIRE_POSTGRES=1 but PARKD_TEST_POSTGRES_URL is not set"
-            );
-            eprintln!("skipped: PARKD_TEST_POSTGRES_URL not set");
-            return None;
-        };
+        let admin = parkd::testing::postgres_admin_url()?;
         let db = ScratchDatabase::create(&admin)
             .await
             .expect("create a scratch database");

@@ -92,6 +92,28 @@ impl Ctl {
         assert_eq!(out.status.code(), Some(0), "login: {}", text(&out.stderr));
     }
 
+    /// The `driver` profile books `spot` of `lot` tomorrow 10:00–12:00 (the
+    /// lot's time); the booking as parkctl printed it.
+    pub async fn book_tomorrow(&self, lot: &str, spot: &str) -> Value {
+        self.json(&[
+            "--profile",
+            "driver",
+            "bookings",
+            "create",
+            "--lot",
+            lot,
+            "--spot",
+            spot,
+            "--from",
+            "tomorrow 10:00",
+            "--to",
+            "tomorrow 12:00",
+            "-o",
+            "json",
+        ])
+        .await
+    }
+
     /// The config file parkctl wrote, parsed.
     pub fn config(&self) -> toml::Table {
         let text = std::fs::read_to_string(self.dir.path().join("config.toml")).expect("config");

@@ -7,3 +7,11 @@ mod ctl;
 pub use ctl::{Ctl, text};
 #[allow(unused_imports)] // each test binary uses some of them
 pub use parkd::testing::{DRIVER, OPERATOR, PASSWORD, TestApp};
+
+/// The admin's login (made by [`add_admin`]; `TestApp` has none).
+pub const ADMIN: &str = "admin@example.com";
+
+/// Adds the admin [`ADMIN`], with the test password, to `app`.
+pub async fn add_admin(app: &TestApp) {
+    parkd::testing::create_user(&app.state, ADMIN, parkd::auth::Role::Admin, None).await;
+}

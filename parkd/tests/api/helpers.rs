@@ -4,25 +4,19 @@
 #![allow(dead_code)] // each test module uses some of the helpers
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
-use parkd::app;
-use parkd::auth::{Password, Role};
+use parkd::auth::Role;
 use parkd::config::{Config, RateLimits};
-use parkd::service::accounts::{self, NewUser};
 use parkd::state::AppState;
-use parkd::store::interface::{LotRecord, TenantRecord};
-use parking_core::model::{
-    BookingRules, GeoPoint, Lot, LotId, OperatingHours, Spot, SpotId, SpotKind, TenantId,
-};
-use parking_core::pricing::RateCard;
+use parkd::{app, testing};
+use parking_core::model::{BookingRules, LotId, SpotId, SpotKind, TenantId};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub const PASSWORD: &str = "correct horse battery";
+pub use parkd::testing::PASSWORD;
 
 /// A running parkd.
 pub struct TestApp {
@@ -150,10 +144,8 @@ impl TestApp {
     /// parkd over an existing data directory (for restart tests). With
     /// `PARKD_TEST_POSTGRES_URL` set, on a PostgreSQL database of its own
     /// (the same one again when restarted over the same data directory).
-    pub async fn start(mut config: Config) -> TestApp {
-        if config.database_url.is_none() {
-            config.database_url = postgres_for(&config.data_dir).await;
-        }
+    pub async fn start(config: Config) -> TestApp {
+        let config = on_test_database(config).await;
         let data_dir = config.data_dir.clone();
         let state = app::build(config).await.expect("parkd starts");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -229,20 +221,7 @@ impl TestApp {
     /// Creates a user directly (any role) with an access token issued directly
     /// (no HTTP round trip, no refresh token).
     pub async fn user(&self, email: &str, role: Role, tenant: Option<TenantId>) -> Session {
-        let user = accounts::create_user(
-            &self.state,
-            NewUser {
-                email: email.into(),
-                password: Password::new(PASSWORD.into()).expect("valid password"),
-                first_name: "Test".into(),
-                last_name: role.to_string(),
-                phone: None,
-                roles: vec![role],
-                tenant_id: tenant,
-            },
-        )
-        .await
-        .expect("user created");
+        let user = testing::create_user(&self.state, email, role, tenant).await;
         let (access, _) = self
             .state
             .tokens
@@ -292,17 +271,7 @@ impl TestApp {
     }
 
     pub async fn tenant(&self, name: &str) -> TenantId {
-        let tenant = TenantRecord {
-            id: TenantId::new(),
-            name: name.into(),
-            created_at: Utc::now(),
-        };
-        self.state
-            .store
-            .create_tenant(tenant.clone())
-            .await
-            .expect("tenant");
-        tenant.id
+        testing::create_tenant(&self.state, name).await
     }
 
     /// A lot of `tenant` with `kinds` spots (labels S1, S2, …) and the example
@@ -313,49 +282,7 @@ impl TestApp {
         kinds: &[SpotKind],
         rules: BookingRules,
     ) -> (LotId, Vec<SpotId>) {
-        let lot = Lot {
-            id: LotId::new(),
-            tenant_id: tenant,
-            name: "Test lot".into(),
-            address: "Teststraße 1, Dresden".into(),
-            location: GeoPoint::new(51.05, 13.74).expect("valid"),
-            time_zone: chrono_tz::Europe::Berlin,
-            hours: OperatingHours::always_open(),
-            amenities: Default::default(),
-            rules,
-        };
-        let spots: Vec<Spot> = kinds
-            .iter()
-            .enumerate()
-            .map(|(n, kind)| Spot {
-                id: SpotId::new(),
-                lot_id: lot.id,
-                label: format!("S{}", n + 1),
-                kind: *kind,
-                zone: None,
-                in_service: true,
-            })
-            .collect();
-        let card = RateCard::example_eur();
-        let store = Arc::clone(&self.state.store);
-        store
-            .insert_lot(LotRecord {
-                lot: lot.clone(),
-                external_id: None,
-            })
-            .await
-            .expect("lot");
-        store.insert_spots(spots.clone()).await.expect("spots");
-        store
-            .put_rate_card(lot.id, card.clone())
-            .await
-            .expect("rates");
-        let mut city = self.state.engine.write();
-        city.add_lot(lot.clone(), Some(card)).expect("engine lot");
-        for spot in &spots {
-            city.add_spot(spot.clone()).expect("engine spot");
-        }
-        (lot.id, spots.iter().map(|s| s.id).collect())
+        testing::create_lot(&self.state, tenant, kinds, rules).await
     }
 }
 

@@ -1122,8 +1122,7 @@ async fn the_gateway_maps_stripes_replays_and_errors() {
 /// bookings), and back. PostgreSQL only: SQLite has one instance.
 #[tokio::test]
 async fn a_payment_mode_change_reaches_the_other_instances() {
-    if std::env::var("PARKD_TEST_POSTGRES_URL").map_or(true, |u| u.is_empty()) {
-        eprintln!("skipped: PARKD_TEST_POSTGRES_URL not set");
+    if parkd::testing::postgres_admin_url().is_none() {
         return;
     }
     let stripe = FakeStripe::start(SECRET_KEY, WEBHOOK_SECRET).await;

@@ -2,18 +2,16 @@
 //! real parkd: snapshots and updates, areas, resuming, slow readers,
 //! reservation events, alerts, limits and close codes.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use futures::{SinkExt, StreamExt};
 use parkd::auth::Role;
-use parkd::store::interface::{LotRecord, StoredEvent};
+use parkd::store::interface::StoredEvent;
 use parking_core::events::{AlertKind, DomainEvent};
 use parking_core::model::{
-    AlertId, BookingRules, GeoPoint, Lot, LotId, OperatingHours, Spot, SpotId, SpotKind, TenantId,
+    AlertId, BookingRules, GeoPoint, Lot, LotId, OperatingHours, SpotId, SpotKind, TenantId,
 };
-use parking_core::pricing::RateCard;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
@@ -103,36 +101,9 @@ async fn lot_at(app: &TestApp, tenant: TenantId, lat: f64, lng: f64, spots: usiz
         amenities: Default::default(),
         rules: BookingRules::default(),
     };
-    let spots: Vec<Spot> = (0..spots)
-        .map(|n| Spot {
-            id: SpotId::new(),
-            lot_id: lot.id,
-            label: format!("S{}", n + 1),
-            kind: SpotKind::Regular,
-            zone: None,
-            in_service: true,
-        })
-        .collect();
-    let store = Arc::clone(&app.state.store);
-    store
-        .insert_lot(LotRecord {
-            lot: lot.clone(),
-            external_id: None,
-        })
-        .await
-        .expect("lot");
-    store.insert_spots(spots.clone()).await.expect("spots");
-    store
-        .put_rate_card(lot.id, RateCard::example_eur())
-        .await
-        .expect("rates");
-    let mut city = app.state.engine.write();
-    city.add_lot(lot.clone(), Some(RateCard::example_eur()))
-        .expect("engine lot");
-    for spot in spots {
-        city.add_spot(spot).expect("engine spot");
-    }
-    lot.id
+    let id = lot.id;
+    parkd::testing::insert_lot(&app.state, lot, &vec![SpotKind::Regular; spots]).await;
+    id
 }
 
 /// Books a spot of `lot` for `[start, end)`; returns the reservation's id.

@@ -28,22 +28,6 @@ pub const PARKD: &str = env!("CARGO_BIN_EXE_parkd");
 pub const LAT: f64 = 51.05;
 pub const LNG: f64 = 13.74;
 
-/// The admin URL of the test server, or `None` after saying why the test is
-/// skipped (a failure instead with `PARKING_REQUIRE_POSTGRES=1`).
-pub fn postgres_admin_url() -> Option<String> {
-    match std::env::var("PARKD_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("PARKING_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-                "PARKING_REQUIRE_POSTGRES=1 but PARKD_TEST_POSTGRES_URL is not set"
-            );
-            eprintln!("skipped: PARKD_TEST_POSTGRES_URL not set");
-            None
-        }
-    }
-}
-
 /// A seeded city database: one tenant, one small always-open lot with a rate
 /// card, and some drivers.
 pub struct City {

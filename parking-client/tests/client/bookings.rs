@@ -1,24 +1,9 @@
 //! Search, book, list, cancel, and a conflict surfaced as a problem.
 
-use parking_api::{
-    CreateReservationRequest, LotSearchQuery, QuoteQuery, ReservationStatusDto, ReservationsQuery,
-};
+use parking_api::{LotSearchQuery, QuoteQuery, ReservationStatusDto, ReservationsQuery};
 use parking_client::ClientError;
 
-use crate::helpers::{DRIVER, OPERATOR, TestApp, client_as, window};
-
-fn booking(app: &TestApp, spot: Option<uuid::Uuid>, hours: i64) -> CreateReservationRequest {
-    let (start, end) = window(hours, 2);
-    CreateReservationRequest {
-        lot_id: app.lot.as_uuid(),
-        spot_id: spot,
-        spot_type: None,
-        start_time: start,
-        end_time: end,
-        hold: None,
-        expected_total: None,
-    }
-}
+use crate::helpers::{DRIVER, OPERATOR, TestApp, booking, client_as};
 
 #[tokio::test]
 async fn search_book_list_cancel() {

@@ -2,25 +2,11 @@
 //! is prepaid (the fake Stripe of `parkd::fake_stripe`).
 
 use parking_api::{
-    CreateReservationRequest, PayRequest, PaymentStatusDto, PaymentsQuery, RefundRequest,
-    ReservationStatusDto,
+    PayRequest, PaymentStatusDto, PaymentsQuery, RefundRequest, ReservationStatusDto,
 };
 use parking_client::ClientError;
 
-use crate::helpers::{DRIVER, OPERATOR, TestApp, client_as, window};
-
-fn booking(app: &TestApp, hours: i64) -> CreateReservationRequest {
-    let (start, end) = window(hours, 2);
-    CreateReservationRequest {
-        lot_id: app.lot.as_uuid(),
-        spot_id: None,
-        spot_type: None,
-        start_time: start,
-        end_time: end,
-        hold: None,
-        expected_total: None,
-    }
-}
+use crate::helpers::{DRIVER, OPERATOR, TestApp, booking, client_as};
 
 #[tokio::test]
 async fn pay_list_and_refund() {
@@ -29,7 +15,7 @@ async fn pay_list_and_refund() {
     let operator = client_as(&app, OPERATOR).await;
 
     let held = driver
-        .create_reservation(&booking(&app, 3), None)
+        .create_reservation(&booking(&app, None, 3), None)
         .await
         .expect("booked");
     assert_eq!(held.status, ReservationStatusDto::Held);
@@ -67,7 +53,7 @@ async fn pay_list_and_refund() {
 
     // A declined card is a problem with parkd's reason.
     let other = driver
-        .create_reservation(&booking(&app, 6), None)
+        .create_reservation(&booking(&app, None, 6), None)
         .await
         .expect("booked");
     let declined = driver
