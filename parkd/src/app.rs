@@ -31,6 +31,7 @@ use crate::outbox::EventBus;
 use crate::service::payments::Payments;
 use crate::state::{AppState, Inner, RevokedTokens};
 use crate::store::interface::{Store, StoredEvent};
+use crate::store::payments::PaymentMode;
 use crate::store::postgres::{PgOptions, PgStore};
 use crate::store::sqlite::store::SqliteStore;
 use crate::store::sqlite::{SqliteDb, SqliteOptions, Synchronous};
@@ -247,8 +248,10 @@ pub fn spawn_cluster_sync(state: AppState) -> Option<JoinHandle<()>> {
                                     warn!(%lot, error = %e, "reloading a changed lot");
                                     reload_all = true;
                                 }
-                                // Its payment mode may be what changed.
-                                reload_all |= !reload_payment_modes(&state).await;
+                                // Its payment mode may be what changed: a lot made
+                                // prepaid elsewhere must not take unpaid bookings here.
+                                let mode = stored.as_ref().map(|s| s.lot.payment_mode);
+                                state.payments.remember(lot, mode.unwrap_or_default());
                             }
                             Err(e) => {
                                 warn!(%lot, error = %e, "cannot read a changed lot");
@@ -278,21 +281,6 @@ pub fn spawn_cluster_sync(state: AppState) -> Option<JoinHandle<()>> {
     }))
 }
 
-/// Reads which lots are prepaid: a lot made prepaid on another instance must
-/// not take unpaid bookings here. False if the database could not be read.
-async fn reload_payment_modes(state: &AppState) -> bool {
-    match state.store.prepaid_lots().await {
-        Ok(lots) => {
-            state.payments.replace_prepaid(lots);
-            true
-        }
-        Err(e) => {
-            warn!(error = %e, "cannot read the lots' payment modes");
-            false
-        }
-    }
-}
-
 /// Replaces the engine with the database's state and re-applies the recent
 /// events the snapshot may not contain; false if the database could not be
 /// read.
@@ -304,11 +292,16 @@ async fn reload_everything(
     let Some(cluster) = state.store.cluster() else {
         return true;
     };
-    if !reload_payment_modes(state).await {
-        return false;
-    }
     match state.store.snapshot(now).await {
         Ok(snapshot) => {
+            state.payments.replace_prepaid(
+                snapshot
+                    .lots
+                    .iter()
+                    .filter(|l| l.payment_mode == PaymentMode::Prepaid)
+                    .map(|l| l.lot.id)
+                    .collect(),
+            );
             let covered = cluster.snapshot_seq();
             for (jti, expires_at) in &snapshot.revoked_access {
                 state.revoked.revoke(*jti, *expires_at, now);

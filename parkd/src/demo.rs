@@ -267,6 +267,7 @@ async fn seed_lots(state: &AppState, tenant: TenantId) -> Result<(Vec<LotId>, us
             .insert_lot(LotRecord {
                 lot: lot.clone(),
                 external_id: external_id.clone(),
+                payment_mode: crate::store::payments::PaymentMode::OnSite,
             })
             .await
             .map_err(error)?;

@@ -317,6 +317,7 @@ mod tests {
             LotRecord {
                 lot,
                 external_id: Some("X-1".into()),
+                payment_mode: crate::store::payments::PaymentMode::OnSite,
             },
             spot,
         )

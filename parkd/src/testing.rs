@@ -77,7 +77,7 @@ impl TestApp {
     pub async fn spawn_prepaid() -> TestApp {
         let stripe = FakeStripe::start("sk_test_testing", "whsec_testing").await;
         let mut app = TestApp::spawn_with(Some(&stripe)).await;
-        crate::service::payments::set_mode(&app.state, app.lot, PaymentMode::Prepaid)
+        crate::service::lots::set_payment_mode(&app.state, app.lot, PaymentMode::Prepaid)
             .await
             .expect("prepaid lot");
         app.stripe = Some(stripe);
@@ -232,6 +232,7 @@ pub async fn insert_lot(state: &AppState, lot: Lot, kinds: &[SpotKind]) -> Vec<S
         .insert_lot(LotRecord {
             lot: lot.clone(),
             external_id: None,
+            payment_mode: PaymentMode::OnSite,
         })
         .await
         .expect("lot");

@@ -14,7 +14,7 @@ use parkd::auth::Role;
 use parkd::store::StoreError;
 use parkd::store::interface::{
     IdempotencyRecord, LotRecord, PageRequest, RefreshRecord, ReservationFilter, RotateOutcome,
-    Scope, Store, TenantRecord, UserRecord,
+    Scope, Snapshot, Store, TenantRecord, UserRecord,
 };
 use parkd::store::payments::{
     ChangeOutcome, PaidStay, PaymentChange, PaymentFilter, PaymentMode, PaymentPurpose,
@@ -109,6 +109,7 @@ conformance!(
     schema_is_current,
     payments_record_intents_and_list_in_scope,
     a_lot_keeps_its_payment_mode_across_updates,
+    a_lot_is_created_with_its_payment_mode,
     settling_is_idempotent_by_webhook_event_id,
     a_stale_payment_step_writes_nothing,
     refunds_are_bounded_by_the_amount_paid,
@@ -185,6 +186,7 @@ fn lot_record(tenant: TenantId, buffer: u32) -> LotRecord {
             },
         },
         external_id: None,
+        payment_mode: PaymentMode::OnSite,
     }
 }
 
@@ -537,10 +539,16 @@ async fn lots_spots_and_rates_round_trip(store: Arc<dyn Store>) {
     let mut changed = lot.lot.clone();
     changed.name = "Renamed".into();
     changed.rules.hold_minutes = 25;
-    store.update_lot(changed.clone()).await.expect("update");
+    store
+        .update_lot(changed.clone(), None)
+        .await
+        .expect("update");
     let mut missing = changed.clone();
     missing.id = LotId::new();
-    assert_eq!(store.update_lot(missing).await, Err(StoreError::NotFound));
+    assert_eq!(
+        store.update_lot(missing, None).await,
+        Err(StoreError::NotFound)
+    );
     let card = RateCard::example_eur();
     store
         .put_rate_card(f.lot, card.clone())
@@ -1646,33 +1654,61 @@ async fn payments_record_intents_and_list_in_scope(store: Arc<dyn Store>) {
 async fn a_lot_keeps_its_payment_mode_across_updates(store: Arc<dyn Store>) {
     let f = seed(store.as_ref()).await;
     assert_eq!(store.prepaid_lots().await.expect("prepaid"), vec![]);
+    let stored = |snapshot: &Snapshot| {
+        snapshot
+            .lots
+            .iter()
+            .find(|l| l.lot.id == f.lot)
+            .expect("the lot")
+            .clone()
+    };
+    let record = stored(&store.snapshot(now()).await.expect("snapshot"));
+    assert_eq!(record.payment_mode, PaymentMode::OnSite);
     store
-        .set_payment_mode(f.lot, PaymentMode::Prepaid)
+        .update_lot(record.lot.clone(), Some(PaymentMode::Prepaid))
         .await
         .expect("prepaid");
     assert_eq!(store.prepaid_lots().await.expect("prepaid"), vec![f.lot]);
-    // Editing the lot does not reset its mode.
-    let snapshot = store.snapshot(now()).await.expect("snapshot");
-    let mut lot = snapshot
-        .lots
-        .iter()
-        .find(|l| l.lot.id == f.lot)
-        .expect("the lot")
-        .lot
-        .clone();
+    // Editing the lot without naming a mode does not reset it.
+    let mut lot = record.lot.clone();
     lot.name = "Renamed".into();
-    store.update_lot(lot).await.expect("update");
+    store.update_lot(lot.clone(), None).await.expect("update");
     assert_eq!(store.prepaid_lots().await.expect("prepaid"), vec![f.lot]);
+    let reloaded = stored(&store.snapshot(now()).await.expect("snapshot"));
+    assert_eq!(
+        (reloaded.lot.name.as_str(), reloaded.payment_mode),
+        ("Renamed", PaymentMode::Prepaid)
+    );
     store
-        .set_payment_mode(f.lot, PaymentMode::OnSite)
+        .update_lot(lot.clone(), Some(PaymentMode::OnSite))
         .await
         .expect("on site");
     assert_eq!(store.prepaid_lots().await.expect("prepaid"), vec![]);
+    let mut missing = lot;
+    missing.id = LotId::new();
     let err = store
-        .set_payment_mode(LotId::new(), PaymentMode::Prepaid)
+        .update_lot(missing, Some(PaymentMode::Prepaid))
         .await
         .expect_err("no such lot");
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
+}
+
+async fn a_lot_is_created_with_its_payment_mode(store: Arc<dyn Store>) {
+    let f = seed(store.as_ref()).await;
+    let mut record = lot_record(f.tenant, 0);
+    record.payment_mode = PaymentMode::Prepaid;
+    store.insert_lot(record.clone()).await.expect("prepaid lot");
+    assert_eq!(
+        store.prepaid_lots().await.expect("prepaid"),
+        vec![record.lot.id]
+    );
+    let snapshot = store.snapshot(now()).await.expect("snapshot");
+    let stored = snapshot
+        .lots
+        .iter()
+        .find(|l| l.lot.id == record.lot.id)
+        .expect("the lot");
+    assert_eq!(stored, &record);
 }
 
 async fn settling_is_idempotent_by_webhook_event_id(store: Arc<dyn Store>) {

@@ -256,14 +256,11 @@ pub async fn create_lot(
     let lot = request
         .to_lot(LotId::new(), tenant)
         .map_err(ApiError::Validation)?;
-    let mode = request.payment_mode.map(payments::mode_of);
-    if let Some(mode) = mode {
-        payments::check_mode(&state, mode)?;
-    }
-    lots::create_lot(&state, lot.clone(), request.external_id).await?;
-    if let Some(mode) = mode.filter(|m| *m != Default::default()) {
-        payments::set_mode(&state, lot.id, mode).await?;
-    }
+    let mode = request
+        .payment_mode
+        .map(payments::mode_of)
+        .unwrap_or_default();
+    lots::create_lot(&state, lot.clone(), request.external_id, mode).await?;
     Ok((StatusCode::CREATED, Json(lot_dto(&state, &lot))))
 }
 
@@ -290,16 +287,14 @@ pub async fn update_lot(
     ApiJson(request): ApiJson<UpdateLotRequest>,
 ) -> Result<Json<Lot>, ApiError> {
     let mode = request.payment_mode.map(payments::mode_of);
-    if let Some(mode) = mode {
-        payments::check_mode(&state, mode)?;
-    }
-    let lot = lots::update_lot(&state, &actor, LotId::from_uuid(id), |lot| {
-        request.apply(lot).map_err(ApiError::Validation)
-    })
+    let lot = lots::update_lot(
+        &state,
+        &actor,
+        LotId::from_uuid(id),
+        |lot| request.apply(lot).map_err(ApiError::Validation),
+        mode,
+    )
     .await?;
-    if let Some(mode) = mode {
-        payments::set_mode(&state, lot.id, mode).await?;
-    }
     Ok(Json(lot_dto(&state, &lot)))
 }
 

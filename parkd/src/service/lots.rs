@@ -32,9 +32,11 @@ use tracing::instrument;
 
 use crate::api::extract::Actor;
 use crate::error::ApiError;
+use crate::service::payments;
 use crate::state::AppState;
 use crate::store::StoreError;
 use crate::store::interface::LotRecord;
+use crate::store::payments::PaymentMode;
 
 /// Serialises lot administration (see the module docs). Bookings never take it.
 static ADMIN_WRITES: Mutex<()> = Mutex::const_new(());
@@ -294,16 +296,19 @@ pub fn external_id(state: &AppState, id: LotId) -> Option<String> {
     state.engine.external_ids().of_lot(id).map(str::to_owned)
 }
 
-/// Stores a new lot (no spots, no rates yet) with its external id and adds it
-/// to the engine. An external id another lot has is a 409 — whichever tenant
-/// owns that lot, as external ids are unique across the database.
+/// Stores a new lot (no spots, no rates yet) with its external id and payment
+/// mode in one write, and adds it to the engine. An external id another lot
+/// has is a 409 — whichever tenant owns that lot, as external ids are unique
+/// across the database. `prepaid` without Stripe keys is a 422.
 #[instrument(skip_all, fields(lot = %lot.id, tenant = %lot.tenant_id))]
 pub async fn create_lot(
     state: &AppState,
     lot: Lot,
     external_id: Option<String>,
+    payment_mode: PaymentMode,
 ) -> Result<(), ApiError> {
     const TAKEN: &str = "another lot already has this external_id";
+    payments::check_mode(state, payment_mode)?;
     let _serial = ADMIN_WRITES.lock().await;
     if let Some(taken) = &external_id
         && state.engine.external_ids().lot(taken).is_some()
@@ -315,6 +320,7 @@ pub async fn create_lot(
         .insert_lot(LotRecord {
             lot: lot.clone(),
             external_id: external_id.clone(),
+            payment_mode,
         })
         .await
         .map_err(|e| match e {
@@ -331,24 +337,58 @@ pub async fn create_lot(
     if let Some(external_id) = external_id {
         state.engine.external_ids_mut().insert(id, external_id);
     }
+    state.payments.remember(id, payment_mode);
     Ok(())
 }
 
-/// Changes a managed lot with `change` (which validates), in the store, then in
-/// the engine; returns the lot as it is now.
+/// Changes a managed lot with `change` (which validates) and, when given, its
+/// payment mode: in the store in one write, then in memory; returns the lot as
+/// it is now. `prepaid` without Stripe keys is a 422.
 #[instrument(skip_all, fields(lot = %id))]
 pub async fn update_lot(
     state: &AppState,
     actor: &Actor,
     id: LotId,
     change: impl FnOnce(&mut Lot) -> Result<(), ApiError>,
+    payment_mode: Option<PaymentMode>,
 ) -> Result<Lot, ApiError> {
+    if let Some(mode) = payment_mode {
+        payments::check_mode(state, mode)?;
+    }
     let _serial = ADMIN_WRITES.lock().await;
     let mut lot = managed_lot(state, actor, id)?;
     change(&mut lot)?;
+    store_lot_change(state, lot, payment_mode).await
+}
+
+/// Sets a lot's payment mode, whoever asks (for embedders' and tests' set-up;
+/// the API goes through [`update_lot`]). `prepaid` without Stripe keys is a 422.
+pub async fn set_payment_mode(
+    state: &AppState,
+    id: LotId,
+    payment_mode: PaymentMode,
+) -> Result<(), ApiError> {
+    payments::check_mode(state, payment_mode)?;
+    let _serial = ADMIN_WRITES.lock().await;
+    let lot = state
+        .engine
+        .read()
+        .lot(id)
+        .map(|lot| lot.lot.clone())
+        .map_err(|_| ApiError::NotFound("lot"))?;
+    store_lot_change(state, lot, Some(payment_mode)).await?;
+    Ok(())
+}
+
+/// The one write of a changed lot: store, then engine, then payment mode.
+async fn store_lot_change(
+    state: &AppState,
+    lot: Lot,
+    payment_mode: Option<PaymentMode>,
+) -> Result<Lot, ApiError> {
     state
         .store
-        .update_lot(lot.clone())
+        .update_lot(lot.clone(), payment_mode)
         .await
         .map_err(not_found("lot"))?;
     state
@@ -356,6 +396,9 @@ pub async fn update_lot(
         .write()
         .update_lot(lot.clone())
         .map_err(|_| ApiError::NotFound("lot"))?;
+    if let Some(mode) = payment_mode {
+        state.payments.remember(lot.id, mode);
+    }
     Ok(lot)
 }
 

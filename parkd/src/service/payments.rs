@@ -122,7 +122,8 @@ impl Payments {
         *self.prepaid.write().unwrap_or_else(|p| p.into_inner()) = lots.into_iter().collect();
     }
 
-    fn remember(&self, lot: LotId, mode: PaymentMode) {
+    /// Records a lot's mode once the store holds it.
+    pub(crate) fn remember(&self, lot: LotId, mode: PaymentMode) {
         let mut prepaid = self.prepaid.write().unwrap_or_else(|p| p.into_inner());
         match mode {
             PaymentMode::Prepaid => prepaid.insert(lot),
@@ -144,21 +145,6 @@ pub fn check_mode(state: &AppState, mode: PaymentMode) -> Result<(), ApiError> {
     if mode == PaymentMode::Prepaid && !state.payments.enabled() {
         return Err(ApiError::field("payment_mode", NEEDS_STRIPE));
     }
-    Ok(())
-}
-
-/// Sets a lot's payment mode in the store, then in memory.
-pub async fn set_mode(state: &AppState, lot: LotId, mode: PaymentMode) -> Result<(), ApiError> {
-    check_mode(state, mode)?;
-    state
-        .store
-        .set_payment_mode(lot, mode)
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound => ApiError::NotFound("lot"),
-            other => other.into(),
-        })?;
-    state.payments.remember(lot, mode);
     Ok(())
 }
 

@@ -21,6 +21,7 @@ use uuid::Uuid;
 
 use super::StoreError;
 use super::cursors::CursorStore;
+use super::payments::PaymentMode;
 use crate::auth::Role;
 
 /// A user as stored, with the password hash and the encrypted phone number.
@@ -117,6 +118,9 @@ pub struct LotRecord {
     pub lot: Lot,
     /// The id in an imported data set (e.g. ParkAPI's), for idempotent imports.
     pub external_id: Option<String>,
+    /// How its bookings are paid: stored with the lot, in the same write, so a
+    /// lot never exists without the mode it was created with.
+    pub payment_mode: PaymentMode,
 }
 
 /// A reservation with what listing and showing it needs.
@@ -271,8 +275,13 @@ pub trait Store:
     async fn snapshot(&self, now: DateTime<Utc>) -> Result<Snapshot, StoreError>;
     /// Stores a new lot.
     async fn insert_lot(&self, lot: LotRecord) -> Result<(), StoreError>;
-    /// Replaces a lot's description.
-    async fn update_lot(&self, lot: Lot) -> Result<(), StoreError>;
+    /// Replaces a lot's description and, when given, its payment mode, in one
+    /// write; `NotFound` for no such lot.
+    async fn update_lot(
+        &self,
+        lot: Lot,
+        payment_mode: Option<PaymentMode>,
+    ) -> Result<(), StoreError>;
     /// Deletes a lot with its spots and rates; `Conflict` while a blocking
     /// reservation ends after `now`.
     async fn delete_lot(&self, id: LotId, now: DateTime<Utc>) -> Result<(), StoreError>;

@@ -307,8 +307,6 @@ pub struct ProcessedWebhook {
 pub trait PaymentStore: Send + Sync {
     /// Lots whose mode is not the default `on_site`.
     async fn prepaid_lots(&self) -> Result<Vec<LotId>, StoreError>;
-    /// Sets a lot's payment mode; `NotFound` for no such lot.
-    async fn set_payment_mode(&self, lot: LotId, mode: PaymentMode) -> Result<(), StoreError>;
     /// Stores a new held reservation, its quote, event and `pending` payment in
     /// one transaction; `Conflict` on overlap.
     async fn insert_reservation_with_payment(

@@ -608,7 +608,7 @@ async fn stripe_unreachable_is_a_503_with_retry_after_and_leaves_no_hold() {
     let (lot, _) = app
         .lot(tenant, &[SpotKind::Regular], BookingRules::default())
         .await;
-    parkd::service::payments::set_mode(
+    parkd::service::lots::set_payment_mode(
         &app.state,
         lot,
         parkd::store::payments::PaymentMode::Prepaid,
@@ -810,7 +810,7 @@ async fn prepaid_lots_are_refused_without_keys_at_lot_change_and_at_start() {
     let (lot, _) = app
         .lot(tenant, &[SpotKind::Regular], BookingRules::default())
         .await;
-    parkd::service::payments::set_mode(
+    parkd::service::lots::set_payment_mode(
         &app.state,
         lot,
         parkd::store::payments::PaymentMode::Prepaid,
@@ -869,6 +869,58 @@ async fn prepaid_lots_are_refused_without_keys_at_lot_change_and_at_start() {
         .expect("json");
     assert_eq!(shown["payment_mode"], "on_site");
     plain.stop().await;
+}
+
+#[tokio::test]
+async fn a_lot_is_stored_with_its_payment_mode_in_the_same_write() {
+    let stripe = FakeStripe::start(SECRET_KEY, WEBHOOK_SECRET).await;
+    let base = stripe.url.clone();
+    let app = TestApp::spawn_with(|c| {
+        c.stripe.secret_key = Some(Secret::new(SECRET_KEY));
+        c.stripe.webhook_secret = Some(Secret::new(WEBHOOK_SECRET));
+        c.stripe.api_base = base;
+    })
+    .await;
+    let tenant = app.tenant("Acme").await;
+    let operator = app
+        .user("op@example.com", Role::Operator, Some(tenant))
+        .await;
+    let created = app
+        .post(
+            "/parking-lots",
+            Some(&operator.access),
+            json!({"name": "P", "address": "A 1", "location": {"lat": 51.0, "lng": 13.0},
+                   "timezone": "Europe/Berlin", "payment_mode": "prepaid"}),
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let lot: Value = created.json().await.expect("json");
+    assert_eq!(lot["payment_mode"], "prepaid");
+    let id: LotId = lot["id"].as_str().expect("id").parse().expect("lot id");
+    // The database holds the mode, not only this instance's memory.
+    let stored = app.state.store.prepaid_lots().await.expect("prepaid lots");
+    assert_eq!(stored, vec![id]);
+
+    // A change refused for a bad field changes the mode neither.
+    let refused = app
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/parking-lots/{id}"),
+            Some(&operator.access),
+            Some(json!({"payment_mode": "on_site", "timezone": "Mars/Olympus"})),
+        )
+        .await;
+    problem(refused, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let stored = app.state.store.prepaid_lots().await.expect("prepaid lots");
+    assert_eq!(stored, vec![id]);
+    let shown: Value = app
+        .get(&format!("/parking-lots/{id}"), None)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(shown["payment_mode"], "prepaid");
+    app.stop().await;
 }
 
 #[tokio::test]

@@ -65,6 +65,7 @@ pub async fn seed_city(admin: &str, spots: usize, drivers: usize) -> City {
         .insert_lot(LotRecord {
             lot: lot.clone(),
             external_id: None,
+            payment_mode: parkd::store::payments::PaymentMode::OnSite,
         })
         .await
         .expect("lot");

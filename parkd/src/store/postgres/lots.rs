@@ -10,6 +10,7 @@ use super::rows::{self, LOT_COLUMNS, SPOT_COLUMNS, from_json, to_json};
 use super::sql::{execute, query, query_one, query_opt};
 use crate::store::StoreError;
 use crate::store::interface::LotRecord;
+use crate::store::payments::PaymentMode;
 
 fn int(n: u32) -> Result<i32, Failure> {
     i32::try_from(n)
@@ -29,7 +30,7 @@ pub async fn insert_lot<C: GenericClient>(
         &format!(
             "INSERT INTO lots ({LOT_COLUMNS_PLAIN}, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb, $9::text::jsonb, $10, $11, $12,
-                     $13, $14, $15, $16::text::jsonb, $17, $17)"
+                     $13, $14, $15, $16::text::jsonb, $18, $17, $17)"
         ),
         &[
             &lot.id.as_uuid(),
@@ -49,6 +50,7 @@ pub async fn insert_lot<C: GenericClient>(
             &record.external_id,
             &to_json(&r.cancellation)?,
             &now,
+            &record.payment_mode.as_str(),
         ],
     )
     .await?;
@@ -58,12 +60,13 @@ pub async fn insert_lot<C: GenericClient>(
 /// The lots columns without casts, for inserts.
 const LOT_COLUMNS_PLAIN: &str = "id, tenant_id, name, address, lat, lng, timezone, hours, \
      amenities, turnover_buffer_minutes, min_lead_minutes, max_duration_minutes, hold_minutes, \
-     no_show_grace_minutes, external_id, cancellation";
+     no_show_grace_minutes, external_id, cancellation, payment_mode";
 
-/// Replaces a lot's description.
+/// Replaces a lot's description and, when given, its payment mode.
 pub async fn update_lot<C: GenericClient>(
     c: &C,
     lot: &Lot,
+    payment_mode: Option<PaymentMode>,
     now: DateTime<Utc>,
 ) -> Result<(), Failure> {
     let r = &lot.rules;
@@ -72,7 +75,8 @@ pub async fn update_lot<C: GenericClient>(
         "UPDATE lots SET tenant_id = $2, name = $3, address = $4, lat = $5, lng = $6, timezone = $7,
              hours = $8::text::jsonb, amenities = $9::text::jsonb, turnover_buffer_minutes = $10,
              min_lead_minutes = $11, max_duration_minutes = $12, hold_minutes = $13,
-             no_show_grace_minutes = $14, updated_at = $15, cancellation = $16::text::jsonb
+             no_show_grace_minutes = $14, updated_at = $15, cancellation = $16::text::jsonb,
+             payment_mode = COALESCE($17, payment_mode)
          WHERE id = $1",
         &[
             &lot.id.as_uuid(),
@@ -91,6 +95,7 @@ pub async fn update_lot<C: GenericClient>(
             &int(r.no_show_grace_minutes)?,
             &now,
             &to_json(&r.cancellation)?,
+            &payment_mode.map(PaymentMode::as_str),
         ],
     )
     .await?;

@@ -25,8 +25,8 @@ use super::{Failure, PgStore, events, in_transaction, reservations};
 use crate::store::StoreError;
 use crate::store::interface::{IdempotencyRecord, PageRequest, Scope};
 use crate::store::payments::{
-    ChangeOutcome, PaidStay, PaymentChange, PaymentFilter, PaymentMode, PaymentRecord,
-    PaymentStatus, PaymentStore, PaymentView, ProcessedWebhook, RefundRecord,
+    ChangeOutcome, PaidStay, PaymentChange, PaymentFilter, PaymentRecord, PaymentStatus,
+    PaymentStore, PaymentView, ProcessedWebhook, RefundRecord,
 };
 
 const FROM: &str = "FROM payments p JOIN lots l ON l.id = p.lot_id";
@@ -266,21 +266,6 @@ impl PaymentStore for PgStore {
             .map(|r| Ok(LotId::from_uuid(r.try_get(0)?)))
             .collect::<Result<Vec<_>, Failure>>()
             .map_err(Failure::into_store)
-    }
-
-    async fn set_payment_mode(&self, lot: LotId, mode: PaymentMode) -> Result<(), StoreError> {
-        in_transaction!(self.pool(), tx => {
-            let changed = execute(
-                &tx,
-                "UPDATE lots SET payment_mode = $2 WHERE id = $1",
-                &[&lot.as_uuid(), &mode.as_str()],
-            )
-            .await?;
-            if changed == 0 {
-                return Err(Failure::Store(StoreError::NotFound));
-            }
-            self.notify_lot(&tx, lot).await?;
-        })
     }
 
     async fn insert_reservation_with_payment(

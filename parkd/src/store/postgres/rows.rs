@@ -22,7 +22,7 @@ use crate::store::interface::{
     IdempotencyRecord, LotRecord, ReservationRecord, StoredEvent, TenantRecord, UserRecord,
 };
 use crate::store::payments::{
-    PaidStay, PaymentPurpose, PaymentRecord, PaymentStatus, PaymentView, RefundRecord,
+    PaidStay, PaymentMode, PaymentPurpose, PaymentRecord, PaymentStatus, PaymentView, RefundRecord,
 };
 
 /// Stored data that does not parse: a bug or a hand-edited row.
@@ -95,7 +95,7 @@ pub fn tenant(row: &Row) -> Result<TenantRecord, Failure> {
 /// Columns of [`lot`], in order.
 pub const LOT_COLUMNS: &str = "id, tenant_id, name, address, lat, lng, timezone, hours::text, \
      amenities::text, turnover_buffer_minutes, min_lead_minutes, max_duration_minutes, \
-     hold_minutes, no_show_grace_minutes, external_id, cancellation::text";
+     hold_minutes, no_show_grace_minutes, external_id, cancellation::text, payment_mode";
 
 fn minutes(row: &Row, idx: usize) -> Result<u32, Failure> {
     let n: i32 = row.try_get(idx)?;
@@ -135,6 +135,11 @@ pub fn lot(row: &Row) -> Result<LotRecord, Failure> {
             },
         },
         external_id: row.try_get(14)?,
+        payment_mode: {
+            let mode: String = row.try_get(16)?;
+            PaymentMode::parse(&mode)
+                .ok_or_else(|| corrupt("payment mode", format!("unknown mode {mode:?}")))?
+        },
     })
 }
 

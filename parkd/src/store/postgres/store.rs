@@ -29,6 +29,7 @@ use crate::store::interface::{
     IdempotencyRecord, LotRecord, PageRequest, RefreshRecord, ReservationFilter, ReservationRecord,
     RotateOutcome, Scope, Snapshot, Store, StoredEvent, TenantRecord, UserRecord,
 };
+use crate::store::payments::PaymentMode;
 use crate::store::{Cluster, ClusterChange, LotSnapshot, StoreError};
 
 /// The PostgreSQL backend.
@@ -297,10 +298,14 @@ impl Store for PgStore {
         })
     }
 
-    async fn update_lot(&self, lot: Lot) -> Result<(), StoreError> {
+    async fn update_lot(
+        &self,
+        lot: Lot,
+        payment_mode: Option<PaymentMode>,
+    ) -> Result<(), StoreError> {
         let now = Utc::now();
         in_transaction!(self.pool, tx => {
-            lots::update_lot(&tx, &lot, now).await?;
+            lots::update_lot(&tx, &lot, payment_mode, now).await?;
             self.notify_lot(&tx, lot.id).await?;
         })
     }

@@ -10,10 +10,11 @@ use super::map_err;
 use super::rows::{from_json, parse, to_json, us, uuid};
 use crate::store::StoreError;
 use crate::store::interface::LotRecord;
+use crate::store::payments::PaymentMode;
 
 const LOT_COLUMNS: &str = "id, tenant_id, name, address, lat, lng, timezone, hours_json, amenities_json, \
      turnover_buffer_minutes, min_lead_minutes, max_duration_minutes, hold_minutes, no_show_grace_minutes, external_id, \
-     cancellation_json";
+     cancellation_json, payment_mode";
 
 fn lot_row(row: &Row) -> Result<LotRecord, rusqlite::Error> {
     let location = GeoPoint::new(row.get(4)?, row.get(5)?)
@@ -49,6 +50,16 @@ fn lot_row(row: &Row) -> Result<LotRecord, rusqlite::Error> {
             },
         },
         external_id: row.get(14)?,
+        payment_mode: {
+            let mode: String = row.get(16)?;
+            PaymentMode::parse(&mode).ok_or_else(|| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    16,
+                    Type::Text,
+                    format!("unknown payment mode {mode:?}").into(),
+                )
+            })?
+        },
     })
 }
 
@@ -63,7 +74,7 @@ pub fn insert_lot(
     tx.execute(
         &format!(
             "INSERT INTO lots ({LOT_COLUMNS}, created_us, updated_us)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?17, ?16, ?16)"
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?17, ?18, ?16, ?16)"
         ),
         params![
             lot.id.to_string(),
@@ -82,22 +93,28 @@ pub fn insert_lot(
             r.no_show_grace_minutes,
             record.external_id,
             us(now),
-            to_json(&r.cancellation)?
+            to_json(&r.cancellation)?,
+            record.payment_mode.as_str()
         ],
     )
     .map_err(map_err)?;
     Ok(())
 }
 
-/// Replaces a lot's description.
-pub fn update_lot(tx: &Connection, lot: &Lot, now: DateTime<Utc>) -> Result<(), StoreError> {
+/// Replaces a lot's description and, when given, its payment mode.
+pub fn update_lot(
+    tx: &Connection,
+    lot: &Lot,
+    payment_mode: Option<PaymentMode>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     let r = &lot.rules;
     let changed = tx
         .execute(
             "UPDATE lots SET tenant_id = ?2, name = ?3, address = ?4, lat = ?5, lng = ?6, timezone = ?7,
                  hours_json = ?8, amenities_json = ?9, turnover_buffer_minutes = ?10, min_lead_minutes = ?11,
                  max_duration_minutes = ?12, hold_minutes = ?13, no_show_grace_minutes = ?14, updated_us = ?15,
-                 cancellation_json = ?16
+                 cancellation_json = ?16, payment_mode = COALESCE(?17, payment_mode)
              WHERE id = ?1",
             params![
                 lot.id.to_string(),
@@ -115,7 +132,8 @@ pub fn update_lot(tx: &Connection, lot: &Lot, now: DateTime<Utc>) -> Result<(), 
                 r.hold_minutes,
                 r.no_show_grace_minutes,
                 us(now),
-                to_json(&r.cancellation)?
+                to_json(&r.cancellation)?,
+                payment_mode.map(PaymentMode::as_str)
             ],
         )
         .map_err(map_err)?;

@@ -18,8 +18,8 @@ use super::{events, reservations};
 use crate::store::StoreError;
 use crate::store::interface::{IdempotencyRecord, PageRequest, Scope, Store};
 use crate::store::payments::{
-    ChangeOutcome, PaidStay, PaymentChange, PaymentFilter, PaymentMode, PaymentPurpose,
-    PaymentRecord, PaymentStatus, PaymentStore, PaymentView, ProcessedWebhook, RefundRecord,
+    ChangeOutcome, PaidStay, PaymentChange, PaymentFilter, PaymentPurpose, PaymentRecord,
+    PaymentStatus, PaymentStore, PaymentView, ProcessedWebhook, RefundRecord,
 };
 
 const COLUMNS: &str = "p.id, p.reservation_id, p.lot_id, p.user_id, p.purpose, p.amount, p.currency, \
@@ -307,24 +307,6 @@ impl PaymentStore for SqliteStore {
                     .map_err(map_err)?
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(map_err)
-            })
-            .await
-    }
-
-    async fn set_payment_mode(&self, lot: LotId, mode: PaymentMode) -> Result<(), StoreError> {
-        self.db()
-            .writer()
-            .run(move |tx| {
-                let changed = tx
-                    .execute(
-                        "UPDATE lots SET payment_mode = ?2 WHERE id = ?1",
-                        params![lot.to_string(), mode.as_str()],
-                    )
-                    .map_err(map_err)?;
-                if changed == 0 {
-                    return Err(StoreError::NotFound);
-                }
-                Ok(())
             })
             .await
     }

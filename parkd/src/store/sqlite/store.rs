@@ -21,6 +21,7 @@ use crate::store::interface::{
     IdempotencyRecord, LotRecord, PageRequest, RefreshRecord, ReservationFilter, ReservationRecord,
     RotateOutcome, Scope, Snapshot, Store, StoredEvent, TenantRecord, UserRecord,
 };
+use crate::store::payments::PaymentMode;
 
 /// The SQLite backend.
 #[derive(Debug)]
@@ -191,11 +192,15 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn update_lot(&self, lot: Lot) -> Result<(), StoreError> {
+    async fn update_lot(
+        &self,
+        lot: Lot,
+        payment_mode: Option<PaymentMode>,
+    ) -> Result<(), StoreError> {
         let now = Utc::now();
         self.db
             .writer()
-            .run(move |tx| lots::update_lot(tx, &lot, now))
+            .run(move |tx| lots::update_lot(tx, &lot, payment_mode, now))
             .await
     }
 
