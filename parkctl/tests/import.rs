@@ -260,9 +260,14 @@ async fn server_refusals_and_unreadable_files() {
         amenities: Default::default(),
         rules: BookingRules::default(),
     };
-    parkd::service::lots::create_lot(&app.state, theirs, Some("dd-two".into()))
-        .await
-        .expect("their lot");
+    parkd::service::lots::create_lot(
+        &app.state,
+        theirs,
+        Some("dd-two".into()),
+        parkd::store::payments::PaymentMode::OnSite,
+    )
+    .await
+    .expect("their lot");
     let csv = dir.path().join("lots.csv");
     std::fs::write(
         &csv,
