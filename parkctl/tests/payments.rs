@@ -79,6 +79,25 @@ async fn operators_list_and_refund_payments() {
         .await;
     insta::assert_snapshot!("payments_table", redact(&table, &payment));
 
+    // The desk sees at a glance that the booking is paid.
+    let bookings = ctl.ok(&["--profile", "op", "bookings", "list"]).await;
+    let row = bookings
+        .lines()
+        .find(|line| line.contains(booking["id"].as_str().unwrap_or("?")))
+        .unwrap_or_else(|| panic!("the booking is listed: {bookings}"));
+    let last_cell = |line: &str| {
+        line.split_whitespace()
+            .rfind(|cell| *cell != "│")
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let header = bookings
+        .lines()
+        .find(|line| line.contains("STATUS"))
+        .unwrap_or_default();
+    assert_eq!(last_cell(header), "PAYMENT", "{bookings}");
+    assert_eq!(last_cell(row), "succeeded", "{bookings}");
+
     let id = payment["id"].as_str().expect("id");
     let refunded = ctl
         .ok(&[

@@ -108,6 +108,7 @@ conformance!(
     concurrent_bookings_of_one_spot_admit_exactly_one,
     schema_is_current,
     payments_record_intents_and_list_in_scope,
+    payments_of_each_reads_a_listing_page_at_once,
     a_lot_keeps_its_payment_mode_across_updates,
     a_lot_is_created_with_its_payment_mode,
     settling_is_idempotent_by_webhook_event_id,
@@ -1649,6 +1650,60 @@ async fn payments_record_intents_and_list_in_scope(store: Arc<dyn Store>) {
         vec![p.id]
     );
     assert_eq!(second_page.1, 2);
+}
+
+async fn payments_of_each_reads_a_listing_page_at_once(store: Arc<dyn Store>) {
+    let f = seed(store.as_ref()).await;
+    let first = f.reservation(f.spots[0], 0, H, ReservationStatus::Held);
+    let second = f.reservation(f.spots[1], 0, H, ReservationStatus::Held);
+    let unpaid = f.reservation(f.spots[0], 2 * H, 3 * H, ReservationStatus::Confirmed);
+    let other = f.reservation(f.spots[1], 2 * H, 3 * H, ReservationStatus::Held);
+    let booking = pending_payment(&first, PaymentPurpose::Booking, 500);
+    hold_with_payment(store.as_ref(), &first, &booking).await;
+    let extension = PaymentRecord {
+        created_at: booking.created_at + Duration::seconds(1),
+        ..pending_payment(&first, PaymentPurpose::Extension, 200)
+    };
+    store
+        .apply_payment_change(PaymentChange {
+            insert: Some(extension.clone()),
+            ..PaymentChange::default()
+        })
+        .await
+        .expect("extension payment");
+    let second_payment = pending_payment(&second, PaymentPurpose::Booking, 700);
+    hold_with_payment(store.as_ref(), &second, &second_payment).await;
+    store
+        .insert_reservation(
+            unpaid.clone(),
+            Some(quote_for(&unpaid)),
+            booked(&unpaid),
+            None,
+        )
+        .await
+        .expect("unpaid booking");
+    hold_with_payment(
+        store.as_ref(),
+        &other,
+        &pending_payment(&other, PaymentPurpose::Booking, 900),
+    )
+    .await;
+
+    let found = store
+        .payments_of_each(vec![first.id, second.id, unpaid.id])
+        .await
+        .expect("read");
+    let ids: Vec<PaymentId> = found.iter().map(|p| p.id).collect();
+    // Every payment of the named reservations, oldest first, and nothing else.
+    assert_eq!(ids.len(), 3, "{found:?}");
+    assert!(ids.contains(&second_payment.id));
+    let position = |id| ids.iter().position(|x| *x == id).expect("listed");
+    assert!(position(booking.id) < position(extension.id));
+    assert!(found.iter().all(|p| p.reservation_id != other.id));
+    assert_eq!(
+        store.payments_of_each(Vec::new()).await.expect("read"),
+        vec![]
+    );
 }
 
 async fn a_lot_keeps_its_payment_mode_across_updates(store: Arc<dyn Store>) {

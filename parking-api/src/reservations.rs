@@ -228,7 +228,7 @@ pub struct Reservation {
     pub quote: Option<QuoteDto>,
     /// When it was made.
     pub created_at: DateTime<Utc>,
-    /// Its latest payment, at a prepaid lot (on single answers, not listings).
+    /// Its latest payment, when it has one (bookings of prepaid lots).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment: Option<ReservationPayment>,
 }

@@ -87,7 +87,9 @@ pub enum BookingsCommand {
     },
 }
 
-const HEADERS: [&str; 7] = ["ID", "LOT", "SPOT", "FROM", "TO", "STATUS", "TOTAL"];
+const HEADERS: [&str; 8] = [
+    "ID", "LOT", "SPOT", "FROM", "TO", "STATUS", "TOTAL", "PAYMENT",
+];
 
 fn rows(items: &[Reservation]) -> Vec<Vec<String>> {
     items
@@ -101,6 +103,10 @@ fn rows(items: &[Reservation]) -> Vec<Vec<String>> {
                 output::time(&r.end_time),
                 output::name(&r.status),
                 output::money(&r.total_cost),
+                // The latest payment's state at a prepaid lot; none on site.
+                r.payment
+                    .as_ref()
+                    .map_or_else(|| "-".to_owned(), |p| output::name(&p.status)),
             ]
         })
         .collect()

@@ -263,6 +263,8 @@ pub async fn list(
             },
         )
         .await?;
+    let paid = payments::latest_of_each(&state, records.iter().map(|r| r.reservation.id).collect())
+        .await?;
     let items = records
         .into_iter()
         .map(|r| {
@@ -270,7 +272,10 @@ pub async fn list(
                 .quote_json
                 .as_deref()
                 .and_then(|q| serde_json::from_str(q).ok());
-            Reservation::from_core(&r.reservation, &r.spot_label, quote.as_ref())
+            Reservation::from_core(&r.reservation, &r.spot_label, quote.as_ref()).with_payment(
+                paid.get(&r.reservation.id)
+                    .map(|p| payments::reservation_payment(p, &actor)),
+            )
         })
         .collect();
     Ok(Json(Page::new(items, total, page.page, page.per_page)))

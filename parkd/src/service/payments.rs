@@ -1053,6 +1053,20 @@ pub async fn latest(
     Ok(state.store.payments_of(reservation).await?.pop())
 }
 
+/// The latest payment of each of `reservations` that has one (a listing's
+/// page): one store read for the page, not one per row.
+pub async fn latest_of_each(
+    state: &AppState,
+    reservations: Vec<ReservationId>,
+) -> Result<HashMap<ReservationId, PaymentRecord>, ApiError> {
+    let payments = state.store.payments_of_each(reservations).await?;
+    // Oldest first: a later payment of the same reservation replaces an earlier one.
+    Ok(payments
+        .into_iter()
+        .map(|p| (p.reservation_id, p))
+        .collect())
+}
+
 fn status_dto(s: PaymentStatus) -> PaymentStatusDto {
     match s {
         PaymentStatus::Pending => PaymentStatusDto::Pending,

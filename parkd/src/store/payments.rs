@@ -340,6 +340,12 @@ pub trait PaymentStore: Send + Sync {
         &self,
         reservation: ReservationId,
     ) -> Result<Vec<PaymentRecord>, StoreError>;
+    /// The payments of several reservations (a page of a listing), oldest
+    /// first, in one query however many reservations are named.
+    async fn payments_of_each(
+        &self,
+        reservations: Vec<ReservationId>,
+    ) -> Result<Vec<PaymentRecord>, StoreError>;
     /// Payments visible in `scope`, newest first, one page, with the total.
     async fn list_payments(
         &self,

@@ -872,6 +872,52 @@ async fn prepaid_lots_are_refused_without_keys_at_lot_change_and_at_start() {
 }
 
 #[tokio::test]
+async fn listings_show_each_bookings_payment_and_the_secret_to_its_payer_only() {
+    let p = prepaid(BookingRules::default()).await;
+    let (start, end) = window(3, 2);
+    let pending = p.book(start, end).await;
+    let (start, end) = window(8, 2);
+    let paid = p.book(start, end).await;
+    let intent = paid["payment"]["intent_id"].as_str().expect("intent");
+    assert_eq!(p.stripe.complete(intent), 200);
+    p.deliver(&p.last("payment_intent.succeeded")).await;
+
+    let listed = |token: String| {
+        let app = &p.app;
+        async move {
+            let page: Value = app
+                .get("/reservations?per_page=100", Some(&token))
+                .await
+                .json()
+                .await
+                .expect("json");
+            page["items"].as_array().expect("items").clone()
+        }
+    };
+    let payment_of = |items: &[Value], id: &Value| {
+        items
+            .iter()
+            .find(|r| &r["id"] == id)
+            .map(|r| r["payment"].clone())
+            .expect("listed")
+    };
+    let mine = listed(p.driver.access.clone()).await;
+    let shown = payment_of(&mine, &pending["id"]);
+    assert_eq!(shown["status"], "pending");
+    assert_eq!(shown["client_secret"], pending["payment"]["client_secret"]);
+    let shown = payment_of(&mine, &paid["id"]);
+    assert_eq!(shown["status"], "succeeded");
+    assert!(shown.get("client_secret").is_none(), "no secret once paid");
+
+    // Staff see the payment, never the payer's secret.
+    let staff = listed(p.operator.access.clone()).await;
+    let shown = payment_of(&staff, &pending["id"]);
+    assert_eq!(shown["status"], "pending");
+    assert_eq!(shown["amount"], pending["total_cost"]["amount"]);
+    assert!(shown.get("client_secret").is_none(), "{shown}");
+}
+
+#[tokio::test]
 async fn a_lot_is_stored_with_its_payment_mode_in_the_same_write() {
     let stripe = FakeStripe::start(SECRET_KEY, WEBHOOK_SECRET).await;
     let base = stripe.url.clone();

@@ -389,6 +389,25 @@ impl PaymentStore for PgStore {
         .map_err(Failure::into_store)
     }
 
+    async fn payments_of_each(
+        &self,
+        reservations: Vec<ReservationId>,
+    ) -> Result<Vec<PaymentRecord>, StoreError> {
+        if reservations.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<Uuid> = reservations.iter().map(|r| r.as_uuid()).collect();
+        let client = self.client().await?;
+        payments_where(
+            &client,
+            "p.reservation_id = ANY($1) ORDER BY p.created_at, p.id",
+            &[&ids],
+        )
+        .await
+        .map(|rows| rows.into_iter().map(|v| v.payment).collect())
+        .map_err(Failure::into_store)
+    }
+
     async fn list_payments(
         &self,
         scope: Scope,

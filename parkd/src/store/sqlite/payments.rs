@@ -433,6 +433,27 @@ impl PaymentStore for SqliteStore {
             .map(|rows| rows.into_iter().map(|v| v.payment).collect())
     }
 
+    async fn payments_of_each(
+        &self,
+        reservations: Vec<ReservationId>,
+    ) -> Result<Vec<PaymentRecord>, StoreError> {
+        if reservations.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.db()
+            .readers()
+            .read(move |conn| {
+                let marks = vec!["?"; reservations.len()].join(", ");
+                payments_where(
+                    conn,
+                    &format!("p.reservation_id IN ({marks}) ORDER BY p.created_us, p.id"),
+                    params_from_iter(reservations.iter().map(ToString::to_string)),
+                )
+            })
+            .await
+            .map(|rows| rows.into_iter().map(|v| v.payment).collect())
+    }
+
     async fn list_payments(
         &self,
         scope: Scope,
