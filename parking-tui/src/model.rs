@@ -5,6 +5,7 @@
 use std::collections::VecDeque;
 
 use chrono::{DateTime, Duration, Utc};
+use parking_api::payments::{PaymentStatusDto, ReservationPayment};
 use parking_api::{Alert, AlertKind, KindCountsDto, Lot, LotSummary, QuoteDto, Reservation, Spot};
 use parking_api::{ReservationStatusDto, RevenueDay, SpotKindDto};
 use uuid::Uuid;
@@ -443,6 +444,18 @@ pub fn status_text(status: ReservationStatusDto) -> &'static str {
         ReservationStatusDto::Cancelled => "cancelled",
         ReservationStatusDto::NoShow => "no-show",
         ReservationStatusDto::Expired => "expired",
+    }
+}
+
+/// Short text for a booking's latest payment; `-` for none (an on-site lot).
+pub fn payment_text(payment: Option<&ReservationPayment>) -> &'static str {
+    match payment.map(|p| p.status) {
+        None => "-",
+        Some(PaymentStatusDto::Pending) => "unpaid",
+        Some(PaymentStatusDto::Succeeded) => "paid",
+        Some(PaymentStatusDto::Failed) => "failed",
+        Some(PaymentStatusDto::Refunded) => "refunded",
+        Some(PaymentStatusDto::PartiallyRefunded) => "part refund",
     }
 }
 

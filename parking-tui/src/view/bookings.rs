@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use crate::app::{App, BOOKINGS_PER_PAGE, short_id};
-use crate::model::{money, status_text};
+use crate::model::{money, payment_text, status_text};
 use crate::view::{fit, scroll_offset};
 
 /// Draws the bookings screen into `area`.
@@ -82,8 +82,8 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let wide = inner.width >= 100;
     let header_text = if wide {
         format!(
-            "{:<8} {:<8} {:<20} {:<12} {:<12} {:<10} {:>12}",
-            "id", "spot", "lot", "start UTC", "end", "status", "total"
+            "{:<8} {:<8} {:<20} {:<12} {:<12} {:<10} {:>12} {:<11}",
+            "id", "spot", "lot", "start UTC", "end", "status", "total", "payment"
         )
     } else {
         format!(
@@ -125,14 +125,15 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             let total = money(r.total_cost.amount, &r.total_cost.currency);
             let text = if wide {
                 format!(
-                    "{:<8} {:<8} {:<20} {:<12} {:<12} {:<10} {:>12}",
+                    "{:<8} {:<8} {:<20} {:<12} {:<12} {:<10} {:>12} {:<11}",
                     short_id(r.id),
                     fit(&r.spot_label, 8),
                     fit(&app.lot_name(r.lot_id), 20),
                     start,
                     end,
                     status_text(r.status),
-                    total
+                    total,
+                    payment_text(r.payment.as_ref())
                 )
             } else {
                 format!(

@@ -5,6 +5,7 @@
 #![allow(dead_code)] // each test binary uses some of them
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use parking_api::payments::{PaymentPurposeDto, PaymentStatusDto, ReservationPayment};
 use parking_api::ws::ServerMessage;
 use parking_api::{
     Alert, AlertKind, KindCountsDto, Lot, LotSummary, MoneyDto, Page, Reservation,
@@ -299,17 +300,38 @@ pub fn bookings_page(count: u32, total: u64, page: u32) -> Page<Reservation> {
         ReservationStatusDto::Completed,
         ReservationStatusDto::Cancelled,
     ];
+    // Lot 1 is prepaid: its bookings carry their latest payment.
+    let payments = [
+        PaymentStatusDto::Succeeded,
+        PaymentStatusDto::Pending,
+        PaymentStatusDto::PartiallyRefunded,
+        PaymentStatusDto::Refunded,
+        PaymentStatusDto::Failed,
+    ];
     let items = (0..count)
         .map(|n| {
             let start = i64::from(n) * 35 - 60;
-            booking(
+            let mut r = booking(
                 u128::from(n + u32::from(page as u8) * 100),
                 lot_id(n % 2),
                 &spot(n),
                 start,
                 start + 90 + i64::from(n % 3) * 60,
                 statuses[(n as usize) % statuses.len()],
-            )
+            );
+            if n % 2 == 1 {
+                r.payment = Some(ReservationPayment {
+                    id: Uuid::from_u128(0xfa1d_0000 + u128::from(n)),
+                    intent_id: Some(format!("pi_{n}")),
+                    client_secret: None,
+                    amount: r.total_cost.amount,
+                    currency: r.total_cost.currency.clone(),
+                    refunded_amount: 0,
+                    status: payments[(n as usize / 2) % payments.len()],
+                    purpose: PaymentPurposeDto::Booking,
+                });
+            }
+            r
         })
         .collect();
     Page::new(items, total, page, 50)
