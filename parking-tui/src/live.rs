@@ -6,13 +6,19 @@
 //!
 //! A server without the endpoint answers the upgrade with 404: that is
 //! reported as [`LiveEvent::Unavailable`] and the dashboard polls instead.
+//!
+//! An `https://` server is followed over `wss://`, trusting the system's root
+//! certificates like the HTTP client does; `SSL_CERT_FILE` or `SSL_CERT_DIR`
+//! name others (a private CA in front of parkd).
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use parking_api::ws::{ClientMessage, ServerMessage, close_codes};
 use tokio::sync::mpsc::UnboundedSender;
+use tokio_tungstenite::Connector;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use uuid::Uuid;
@@ -27,12 +33,44 @@ const SUBSCRIBE_CHUNK: usize = 100;
 /// How long to wait for the greeting and the answer to `auth`.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// `ws://host/api/v1/ws` for a base URL `http://host`; `None` for a scheme
-/// the live feed does not speak (TLS is not built in: such servers are
-/// polled).
+/// `ws://host/api/v1/ws` for a base URL `http://host`, `wss://…` for
+/// `https://host`; `None` for any other scheme.
 pub fn ws_url(base: &str) -> Option<String> {
-    let rest = base.strip_prefix("http://")?;
-    Some(format!("ws://{}/api/v1/ws", rest.trim_end_matches('/')))
+    let (scheme, rest) = match base.strip_prefix("https://") {
+        Some(rest) => ("wss", rest),
+        None => ("ws", base.strip_prefix("http://")?),
+    };
+    Some(format!(
+        "{scheme}://{}/api/v1/ws",
+        rest.trim_end_matches('/')
+    ))
+}
+
+/// The TLS set-up of every `wss://` connection, made once: the system's
+/// roots (with `SSL_CERT_FILE` / `SSL_CERT_DIR`), on aws-lc-rs.
+fn tls() -> Result<Arc<rustls::ClientConfig>, String> {
+    static CONFIG: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let found = rustls_native_certs::load_native_certs();
+            let mut roots = rustls::RootCertStore::empty();
+            let (added, _) = roots.add_parsable_certificates(found.certs);
+            if added == 0 {
+                return Err(format!(
+                    "no trusted root certificates found for wss:// ({} errors); \
+                     set SSL_CERT_FILE to a PEM file of them",
+                    found.errors.len()
+                ));
+            }
+            let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+            rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map(|builder| {
+                    Arc::new(builder.with_root_certificates(roots).with_no_client_auth())
+                })
+                .map_err(|e| format!("TLS set-up: {e}"))
+        })
+        .clone()
 }
 
 /// What to connect to and watch.
@@ -62,13 +100,19 @@ pub async fn run(request: LiveRequest, tx: UnboundedSender<Msg>) {
 async fn connect(request: &LiveRequest, tx: &UnboundedSender<Msg>) -> Result<String, LiveEvent> {
     let Some(url) = ws_url(&request.server) else {
         return Err(LiveEvent::Unavailable(
-            "the live feed speaks plain ws:// only".to_owned(),
+            "the live feed speaks ws:// and wss:// only".to_owned(),
         ));
+    };
+    let connector = if url.starts_with("wss://") {
+        Some(Connector::Rustls(tls().map_err(LiveEvent::Unavailable)?))
+    } else {
+        None
     };
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_MESSAGE_BYTES))
         .max_frame_size(Some(MAX_MESSAGE_BYTES));
-    let connecting = tokio_tungstenite::connect_async_with_config(url, Some(config), true);
+    let connecting =
+        tokio_tungstenite::connect_async_tls_with_config(url, Some(config), true, connector);
     let (mut socket, _) = match tokio::time::timeout(HANDSHAKE_TIMEOUT, connecting).await {
         Err(_) => {
             return Err(LiveEvent::Closed(
@@ -246,7 +290,11 @@ mod tests {
             ws_url("http://127.0.0.1:8080/").as_deref(),
             Some("ws://127.0.0.1:8080/api/v1/ws")
         );
-        assert_eq!(ws_url("https://parking.example"), None);
+        assert_eq!(
+            ws_url("https://parking.example").as_deref(),
+            Some("wss://parking.example/api/v1/ws")
+        );
+        assert_eq!(ws_url("ftp://parking.example"), None);
         assert_eq!(close_reason(4001, ""), "too slow to keep up (4001)");
         assert_eq!(
             close_reason(4003, "expired"),

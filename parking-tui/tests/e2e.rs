@@ -3,7 +3,8 @@
 //! without `--near` (so it watches every lot the operator manages, a far-away
 //! one too), a booking made through the API, and the lot's free count on the
 //! captured screen going from 2/2 to 1/2. A driver's start without `--near`
-//! is refused with a CLI error.
+//! is refused with a CLI error. The same behind TLS, where the dashboard
+//! must stay live over `wss://`.
 //!
 //! Without tmux the test says it was skipped and why, and fails instead when
 //! `PARKING_REQUIRE_TMUX=1` (as `.ci/run` sets).
@@ -18,7 +19,10 @@ use parking_client::Client;
 
 #[path = "support/server.rs"]
 mod server;
+#[path = "support/tls.rs"]
+mod tls;
 use server::{driver_books_a_regular_spot, lot_request};
+use tls::TlsFront;
 
 /// A private tmux server (its own socket), killed when the test ends.
 struct Tmux {
@@ -79,23 +83,27 @@ fn write_profile(dir: &Path, server: &str, email: &str, access: &str, refresh: &
     std::fs::write(dir.join("config.toml"), text).expect("config written");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_booking_through_the_api_changes_the_lots_count_on_screen() {
-    if !tmux_available() {
-        let why = "tmux is not installed (apt-get install -y tmux)";
-        assert!(
-            std::env::var("PARKING_REQUIRE_TMUX").as_deref() != Ok("1"),
-            "PARKING_REQUIRE_TMUX=1 but {why}"
-        );
-        // Straight to stderr, past the test harness's capture, so the skip is
-        // seen in a passing run.
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED a_booking_through_the_api_changes_the_lots_count_on_screen: {why}"
-        );
-        return;
+/// False, after saying why, when tmux is missing and CI does not require it.
+fn tmux_or_skip(test: &str) -> bool {
+    if tmux_available() {
+        return true;
     }
-    let app = TestApp::spawn().await;
+    let why = "tmux is not installed (apt-get install -y tmux)";
+    assert!(
+        std::env::var("PARKING_REQUIRE_TMUX").as_deref() != Ok("1"),
+        "PARKING_REQUIRE_TMUX=1 but {why}"
+    );
+    // Straight to stderr, past the test harness's capture, so the skip is
+    // seen in a passing run.
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+    false
+}
+
+/// The operator's dashboard on `server` (parkd itself, or a front for it),
+/// started in tmux with `env` (`NAME='value' …`): it shows the seeded lot and
+/// a far-away one, then a booking made through the API takes a spot on
+/// screen. Returns the status line at that point, after `q` quit.
+async fn follow_a_booking(app: &TestApp, server: &str, env: &str, socket: &str) -> String {
     let operator = Client::new(app.url.clone());
     let pair = operator
         .login(OPERATOR, PASSWORD)
@@ -110,17 +118,17 @@ async fn a_booking_through_the_api_changes_the_lots_count_on_screen() {
     let config = tempfile::tempdir().expect("config dir");
     write_profile(
         config.path(),
-        &app.url,
+        server,
         OPERATOR,
         &pair.access_token,
         &pair.refresh_token,
     );
 
     let tmux = Tmux {
-        socket: format!("parking-tui-e2e-{}", std::process::id()),
+        socket: format!("{socket}-{}", std::process::id()),
     };
     let command = format!(
-        "env PARKCTL_CONFIG_DIR='{}' NO_COLOR=1 '{}'",
+        "env PARKCTL_CONFIG_DIR='{}' NO_COLOR=1 {env} '{}'",
         config.path().display(),
         env!("CARGO_BIN_EXE_parking-tui"),
     );
@@ -162,11 +170,7 @@ async fn a_booking_through_the_api_changes_the_lots_count_on_screen() {
             line.contains("Test lot") && line.contains("1/2")
         })
         .await;
-    let status = after.lines().last().unwrap_or_default();
-    assert!(
-        status.contains("polling every") || status.contains("live"),
-        "the status line names the feed: {status}"
-    );
+    let status = after.lines().last().unwrap_or_default().to_owned();
     assert!(!status.contains("stale"), "fresh data: {status}");
 
     // `q` quits and the terminal comes back (the pane's program ends).
@@ -176,6 +180,45 @@ async fn a_booking_through_the_api_changes_the_lots_count_on_screen() {
         assert!(Instant::now() < deadline, "q did not quit");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    status
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_booking_through_the_api_changes_the_lots_count_on_screen() {
+    if !tmux_or_skip("a_booking_through_the_api_changes_the_lots_count_on_screen") {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let status = follow_a_booking(&app, &app.url, "", "parking-tui-e2e").await;
+    assert!(
+        status.contains("polling every") || status.contains("live"),
+        "the status line names the feed: {status}"
+    );
+}
+
+/// Behind TLS (a private CA named by `SSL_CERT_FILE`, as for a self-hosted
+/// parkd behind a proxy), the HTTP calls and the live feed both work: the
+/// dashboard is live over `wss://`, never downgraded to polling.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_server_is_followed_live_over_wss() {
+    if !tmux_or_skip("an_https_server_is_followed_live_over_wss") {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let front = TlsFront::start(&app.url).await;
+    let trust = tempfile::tempdir().expect("trust dir");
+    let certificate = trust.path().join("front.pem");
+    std::fs::write(&certificate, &front.certificate_pem).expect("certificate written");
+    let env = format!("SSL_CERT_FILE='{}'", certificate.display());
+    let status = follow_a_booking(&app, &front.url, &env, "parking-tui-e2e-tls").await;
+    assert!(
+        status.contains("live") && !status.contains("polling"),
+        "live over wss://: {status}"
+    );
+    assert!(
+        status.contains(&front.url),
+        "the https server is shown: {status}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
