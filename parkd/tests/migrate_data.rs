@@ -219,7 +219,16 @@ async fn a_single_lot_installation_moves_into_a_city_database() {
         revoked_at: None,
         last_seen_at: None,
     };
-    source.insert_device(gateway.clone()).await.expect("device");
+    let issued = DomainEvent::DeviceKeyIssued {
+        device_id: gateway.id,
+        lot_id: lot.id,
+        name: gateway.name.clone(),
+        by: UserId::new(),
+    };
+    source
+        .insert_device(gateway.clone(), issued)
+        .await
+        .expect("device");
     let seen = Utc::now() - Duration::minutes(5);
     let batch = source
         .apply_readings(
@@ -272,9 +281,9 @@ async fn a_single_lot_installation_moves_into_a_city_database() {
     assert_eq!(line(&out, "spots"), (3, 3));
     assert_eq!(line(&out, "rate_cards"), (1, 1));
     assert_eq!(line(&out, "reservations"), (3, 3));
-    // Three users registered, three bookings, one release, two sensor
-    // changes, one alert raised and acknowledged.
-    assert_eq!(line(&out, "events"), (11, 11));
+    // Three users registered, three bookings, one release, a device key
+    // issued, two sensor changes, one alert raised and acknowledged.
+    assert_eq!(line(&out, "events"), (12, 12));
     assert_eq!(line(&out, "devices"), (1, 1));
     assert_eq!(line(&out, "spot_sensors"), (2, 2));
     assert_eq!(line(&out, "alerts"), (1, 1));
@@ -330,7 +339,7 @@ async fn a_single_lot_installation_moves_into_a_city_database() {
     source.close().await.expect("close");
     let third = migrate(dir.path(), city.db.url());
     assert_eq!(line(&third, "reservations"), (4, 1));
-    assert_eq!(line(&third, "events"), (12, 1));
+    assert_eq!(line(&third, "events"), (13, 1));
     assert_eq!(line(&third, "users").1, 0);
 
     // In the city database the copies are live: they block their spots
@@ -377,7 +386,7 @@ async fn a_single_lot_installation_moves_into_a_city_database() {
         .expect("events");
     assert_eq!(
         events.iter().map(|e| e.lot_seq).collect::<Vec<_>>(),
-        (1..=9).map(Some).collect::<Vec<_>>()
+        (1..=10).map(Some).collect::<Vec<_>>()
     );
     let states = target.sensor_states(lot.id).await.expect("sensor states");
     assert!(

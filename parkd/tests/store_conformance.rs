@@ -2192,6 +2192,36 @@ fn device(lot: LotId, key_hash: &str) -> DeviceRecord {
     }
 }
 
+/// The event that goes with issuing `d`.
+fn issued(d: &DeviceRecord) -> DomainEvent {
+    DomainEvent::DeviceKeyIssued {
+        device_id: d.id,
+        lot_id: d.lot_id,
+        name: d.name.clone(),
+        by: UserId::new(),
+    }
+}
+
+/// The event that goes with revoking `d`.
+fn revoked(d: &DeviceRecord) -> DomainEvent {
+    DomainEvent::DeviceKeyRevoked {
+        device_id: d.id,
+        lot_id: d.lot_id,
+        by: UserId::new(),
+    }
+}
+
+/// The types of a lot's events after `seq`.
+async fn event_types_after(store: &dyn Store, lot: LotId, seq: u64) -> Vec<String> {
+    store
+        .events_after(seq, Some(lot), None, 1000)
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|e| e.event_type)
+        .collect()
+}
+
 fn reading(spot: SpotId, occupied: bool, at: DateTime<Utc>) -> Reading {
     Reading {
         spot_id: spot,
@@ -2204,11 +2234,21 @@ fn reading(spot: SpotId, occupied: bool, at: DateTime<Utc>) -> Reading {
 async fn sensor_batches_keep_the_newest_reading_and_dedupe_alerts(store: Arc<dyn Store>) {
     let f = seed(store.as_ref()).await;
     let gw = device(f.lot, "hash-1");
-    store.insert_device(gw.clone()).await.expect("device");
+    let issuing = store.latest_event_seq().await.expect("latest");
+    store
+        .insert_device(gw.clone(), issued(&gw))
+        .await
+        .expect("device");
+    let taken = device(f.lot, "hash-1");
     assert!(matches!(
-        store.insert_device(device(f.lot, "hash-1")).await,
+        store.insert_device(taken.clone(), issued(&taken)).await,
         Err(StoreError::Conflict(_))
     ));
+    // The key and its event commit together; the refused one wrote neither.
+    assert_eq!(
+        event_types_after(store.as_ref(), f.lot, issuing).await,
+        ["device_key_issued"]
+    );
     assert_eq!(
         store
             .device_by_key_hash("hash-1".into())
@@ -2419,20 +2459,28 @@ async fn sensor_batches_keep_the_newest_reading_and_dedupe_alerts(store: Arc<dyn
     assert_eq!(foreign.1, 0);
 
     // A revoked key is refused and writes nothing; revoking again keeps the first time.
-    let revoked = store
-        .revoke_device(f.lot, gw.id, t + Duration::minutes(20))
+    let revoking = store.latest_event_seq().await.expect("latest");
+    let first = store
+        .revoke_device(f.lot, gw.id, t + Duration::minutes(20), revoked(&gw))
         .await
         .expect("revoke");
-    assert_eq!(revoked.revoked_at, Some(t + Duration::minutes(20)));
+    assert_eq!(first.revoked_at, Some(t + Duration::minutes(20)));
     let twice = store
-        .revoke_device(f.lot, gw.id, t + Duration::minutes(30))
+        .revoke_device(f.lot, gw.id, t + Duration::minutes(30), revoked(&gw))
         .await
         .expect("revoke again");
     assert_eq!(twice.revoked_at, Some(t + Duration::minutes(20)));
     assert!(matches!(
-        store.revoke_device(f.buffered, gw.id, now()).await,
+        store
+            .revoke_device(f.buffered, gw.id, now(), revoked(&gw))
+            .await,
         Err(StoreError::NotFound)
     ));
+    // Only the first revocation is an event.
+    assert_eq!(
+        event_types_after(store.as_ref(), f.lot, revoking).await,
+        ["device_key_revoked"]
+    );
     let latest = store.latest_event_seq().await.expect("latest");
     assert!(matches!(
         store
@@ -2460,7 +2508,10 @@ async fn sensor_batches_keep_the_newest_reading_and_dedupe_alerts(store: Arc<dyn
 async fn reconciliation_raises_each_alert_once_and_spares_occupied_spots(store: Arc<dyn Store>) {
     let f = seed(store.as_ref()).await;
     let gw = device(f.lot, "hash-2");
-    store.insert_device(gw.clone()).await.expect("device");
+    store
+        .insert_device(gw.clone(), issued(&gw))
+        .await
+        .expect("device");
     let (empty, parked, stayed) = (f.spots[0], f.spots[1], f.spots[2]);
     // Two bookings from base to base + 2 h (grace 15 minutes): one spot stays
     // empty, on the other the car is there without checking in.
@@ -2624,8 +2675,14 @@ async fn lot_event_sequences_serve_resuming_clients(store: Arc<dyn Store>) {
 async fn concurrent_batches_of_one_lot_see_each_other(store: Arc<dyn Store>) {
     let f = seed(store.as_ref()).await;
     let (one, two) = (device(f.lot, "hash-a"), device(f.lot, "hash-b"));
-    store.insert_device(one.clone()).await.expect("device one");
-    store.insert_device(two.clone()).await.expect("device two");
+    store
+        .insert_device(one.clone(), issued(&one))
+        .await
+        .expect("device one");
+    store
+        .insert_device(two.clone(), issued(&two))
+        .await
+        .expect("device two");
     let before = store.latest_event_seq().await.expect("latest");
     let t = f.base - Duration::hours(1);
     // Two gateways report the same arrival on every spot at once, a second

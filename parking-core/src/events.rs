@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use crate::model::{
     AlertId, Interval, LotId, Money, PaymentId, ReservationId, ReservationStatus, SpotId, TenantId,
@@ -165,6 +166,27 @@ pub enum DomainEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// A sensor device key was issued for a lot (the key itself never
+    /// travels): the lot's audit trail of who may report its spots.
+    DeviceKeyIssued {
+        /// The device.
+        device_id: Uuid,
+        /// Its lot.
+        lot_id: LotId,
+        /// Its name for people.
+        name: String,
+        /// Who issued it.
+        by: UserId,
+    },
+    /// A device key was revoked: its readings are refused from now on.
+    DeviceKeyRevoked {
+        /// The device.
+        device_id: Uuid,
+        /// Its lot.
+        lot_id: LotId,
+        /// Who revoked it.
+        by: UserId,
+    },
 }
 
 impl DomainEvent {
@@ -179,7 +201,9 @@ impl DomainEvent {
             | DomainEvent::PaymentProcessed { lot_id, .. }
             | DomainEvent::SpotStatusChanged { lot_id, .. }
             | DomainEvent::AlertRaised { lot_id, .. }
-            | DomainEvent::AlertAcknowledged { lot_id, .. } => Some(*lot_id),
+            | DomainEvent::AlertAcknowledged { lot_id, .. }
+            | DomainEvent::DeviceKeyIssued { lot_id, .. }
+            | DomainEvent::DeviceKeyRevoked { lot_id, .. } => Some(*lot_id),
             DomainEvent::UserRegistered { .. } => None,
         }
     }
@@ -196,6 +220,8 @@ impl DomainEvent {
             DomainEvent::SpotStatusChanged { .. } => "spot_status_changed",
             DomainEvent::AlertRaised { .. } => "alert_raised",
             DomainEvent::AlertAcknowledged { .. } => "alert_acknowledged",
+            DomainEvent::DeviceKeyIssued { .. } => "device_key_issued",
+            DomainEvent::DeviceKeyRevoked { .. } => "device_key_revoked",
         }
     }
 }

@@ -586,7 +586,10 @@ fn spot_of(event: &DomainEvent) -> Option<SpotId> {
         | DomainEvent::SpotStatusChanged { spot_id, .. }
         | DomainEvent::AlertRaised { spot_id, .. }
         | DomainEvent::AlertAcknowledged { spot_id, .. } => Some(*spot_id),
-        DomainEvent::PaymentProcessed { .. } | DomainEvent::UserRegistered { .. } => None,
+        DomainEvent::PaymentProcessed { .. }
+        | DomainEvent::UserRegistered { .. }
+        | DomainEvent::DeviceKeyIssued { .. }
+        | DomainEvent::DeviceKeyRevoked { .. } => None,
     }
 }
 

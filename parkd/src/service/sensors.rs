@@ -16,6 +16,7 @@ use parking_api::alerts::{
     RejectedReading, SensorBatch, SensorBatchResult, SensorReading, SpotRef,
 };
 use parking_api::common::{Checks, PageQuery};
+use parking_core::events::DomainEvent;
 use parking_core::model::{AlertId, LotId, SpotId};
 use sha2::{Digest, Sha256};
 use tracing::instrument;
@@ -118,9 +119,15 @@ pub async fn create_device(
         revoked_at: None,
         last_seen_at: None,
     };
+    let issued = DomainEvent::DeviceKeyIssued {
+        device_id: record.id,
+        lot_id,
+        name: record.name.clone(),
+        by: actor.user_id,
+    };
     state
         .store
-        .insert_device(record.clone())
+        .insert_device(record.clone(), issued)
         .await
         .map_err(|e| match e {
             // The lot was deleted a moment ago.
@@ -154,9 +161,14 @@ pub async fn revoke_device(
     device_id: Uuid,
 ) -> Result<Device, ApiError> {
     managed_lot(state, actor, lot_id)?;
+    let revoked = DomainEvent::DeviceKeyRevoked {
+        device_id,
+        lot_id,
+        by: actor.user_id,
+    };
     match state
         .store
-        .revoke_device(lot_id, device_id, Utc::now())
+        .revoke_device(lot_id, device_id, Utc::now(), revoked)
         .await
     {
         Ok(d) => Ok(device_dto(&d)),

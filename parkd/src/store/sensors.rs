@@ -408,17 +408,25 @@ impl SweepCandidate {
 pub trait SensorStore: Send + Sync {
     // --- device keys -------------------------------------------------------------
 
-    /// Stores a new device key.
-    async fn insert_device(&self, device: DeviceRecord) -> Result<(), StoreError>;
+    /// Stores a new device key and its `event` (`device_key_issued`) in one
+    /// transaction.
+    async fn insert_device(
+        &self,
+        device: DeviceRecord,
+        event: DomainEvent,
+    ) -> Result<(), StoreError>;
     /// A lot's device keys, oldest first.
     async fn list_devices(&self, lot_id: LotId) -> Result<Vec<DeviceRecord>, StoreError>;
     /// Revokes a device key of `lot_id` (idempotent: a revoked key keeps its
-    /// first revocation time); `NotFound` if the lot has no such device.
+    /// first revocation time, and only that first revocation writes `event`,
+    /// `device_key_revoked`, in the same transaction); `NotFound` if the lot
+    /// has no such device.
     async fn revoke_device(
         &self,
         lot_id: LotId,
         id: Uuid,
         now: DateTime<Utc>,
+        event: DomainEvent,
     ) -> Result<DeviceRecord, StoreError>;
     /// The device with this key hash, revoked or not.
     async fn device_by_key_hash(

@@ -8,7 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, problem};
-use crate::sensors::{device_key, reading, send, send_ok, sensor_lot};
+use crate::sensors::{device_key, events_of, reading, send, send_ok, sensor_lot};
 
 #[tokio::test]
 async fn a_key_is_shown_once_used_and_refused_after_revocation() {
@@ -84,6 +84,17 @@ async fn a_key_is_shown_once_used_and_refused_after_revocation() {
         .await
         .expect("json");
     assert_eq!(spots[0]["sensor"]["occupied"], true);
+
+    // The lot's audit trail: one event per issue and per (first) revocation,
+    // naming the device and never carrying its key.
+    for (kind, count) in [("device_key_issued", 1), ("device_key_revoked", 1)] {
+        let events = events_of(&app, l.lot, kind).await;
+        assert_eq!(events.len(), count, "{kind}");
+        let payload = serde_json::to_value(&events[0].payload).expect("json");
+        assert_eq!(payload["device_id"], id.as_str(), "{payload}");
+        assert!(payload["by"].is_string(), "{payload}");
+        assert!(!payload.to_string().contains(&key), "{payload}");
+    }
     app.stop().await;
 }
 

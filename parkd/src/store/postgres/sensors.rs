@@ -71,7 +71,12 @@ fn device_row(row: &Row) -> Result<DeviceRecord, Failure> {
     })
 }
 
-async fn insert_device<C: GenericClient>(c: &C, d: &DeviceRecord) -> Result<(), Failure> {
+async fn insert_device<C: GenericClient>(
+    c: &C,
+    d: &DeviceRecord,
+    event: &DomainEvent,
+    origin: Uuid,
+) -> Result<(), Failure> {
     execute(
         c,
         "INSERT INTO devices (id, lot_id, name, key_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
@@ -84,26 +89,39 @@ async fn insert_device<C: GenericClient>(c: &C, d: &DeviceRecord) -> Result<(), 
         ],
     )
     .await?;
-    Ok(())
+    events::append(c, event, d.created_at, origin).await
 }
 
+/// The device after revoking it, and whether this call revoked it.
 async fn revoke_device<C: GenericClient>(
     c: &C,
     lot: LotId,
     id: Uuid,
     now: DateTime<Utc>,
-) -> Result<DeviceRecord, Failure> {
-    let row = query_opt(
+    event: &DomainEvent,
+    origin: Uuid,
+) -> Result<(DeviceRecord, bool), Failure> {
+    let revoked = query_opt(
         c,
         &format!(
-            "UPDATE devices SET revoked_at = COALESCE(revoked_at, $3)
-             WHERE id = $1 AND lot_id = $2 RETURNING {DEVICE_COLUMNS}"
+            "UPDATE devices SET revoked_at = $3
+             WHERE id = $1 AND lot_id = $2 AND revoked_at IS NULL RETURNING {DEVICE_COLUMNS}"
         ),
         &[&id, &lot.as_uuid(), &stored_precision(now)],
     )
+    .await?;
+    if let Some(row) = revoked {
+        events::append(c, event, now, origin).await?;
+        return Ok((device_row(&row)?, true));
+    }
+    let row = query_opt(
+        c,
+        &format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = $1 AND lot_id = $2"),
+        &[&id, &lot.as_uuid()],
+    )
     .await?
     .ok_or(Failure::Store(StoreError::NotFound))?;
-    device_row(&row)
+    Ok((device_row(&row)?, false))
 }
 
 // --- readings ------------------------------------------------------------------
@@ -576,8 +594,15 @@ async fn acknowledge<C: GenericClient>(
 
 #[async_trait]
 impl SensorStore for PgStore {
-    async fn insert_device(&self, device: DeviceRecord) -> Result<(), StoreError> {
-        in_transaction!(self.pool(), tx => insert_device(&tx, &device).await?)
+    async fn insert_device(
+        &self,
+        device: DeviceRecord,
+        event: DomainEvent,
+    ) -> Result<(), StoreError> {
+        let origin = self.instance();
+        in_transaction!(self.pool(), tx => insert_device(&tx, &device, &event, origin).await?)?;
+        self.wrote_events();
+        Ok(())
     }
 
     async fn list_devices(&self, lot_id: LotId) -> Result<Vec<DeviceRecord>, StoreError> {
@@ -604,8 +629,17 @@ impl SensorStore for PgStore {
         lot_id: LotId,
         id: Uuid,
         now: DateTime<Utc>,
+        event: DomainEvent,
     ) -> Result<DeviceRecord, StoreError> {
-        in_transaction!(self.pool(), tx => revoke_device(&tx, lot_id, id, now).await?)
+        let origin = self.instance();
+        let (device, revoked) = in_transaction!(
+            self.pool(),
+            tx => revoke_device(&tx, lot_id, id, now, &event, origin).await?
+        )?;
+        if revoked {
+            self.wrote_events();
+        }
+        Ok(device)
     }
 
     async fn device_by_key_hash(

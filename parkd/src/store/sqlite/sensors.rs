@@ -65,7 +65,7 @@ fn device_row(row: &Row) -> Result<DeviceRecord, rusqlite::Error> {
     })
 }
 
-fn insert_device(tx: &Connection, d: &DeviceRecord) -> Result<(), StoreError> {
+fn insert_device(tx: &Connection, d: &DeviceRecord, event: &DomainEvent) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO devices (id, lot_id, name, key_hash, created_us, revoked_us, last_seen_us)
          VALUES (?1, ?2, ?3, ?4, ?5, NULL, NULL)",
@@ -78,7 +78,7 @@ fn insert_device(tx: &Connection, d: &DeviceRecord) -> Result<(), StoreError> {
         ],
     )
     .map_err(map_err)?;
-    Ok(())
+    super::events::append(tx, event, d.created_at)
 }
 
 fn device_where(
@@ -95,23 +95,31 @@ fn device_where(
         .map_err(map_err)
 }
 
+/// The device after revoking it, and whether this call revoked it.
 fn revoke_device(
     tx: &Connection,
     lot: LotId,
     id: Uuid,
     now: DateTime<Utc>,
-) -> Result<DeviceRecord, StoreError> {
-    tx.execute(
-        "UPDATE devices SET revoked_us = COALESCE(revoked_us, ?3) WHERE id = ?1 AND lot_id = ?2",
-        params![id.to_string(), lot.to_string(), us(now)],
-    )
-    .map_err(map_err)?;
+    event: &DomainEvent,
+) -> Result<(DeviceRecord, bool), StoreError> {
+    let revoked = tx
+        .execute(
+            "UPDATE devices SET revoked_us = ?3 WHERE id = ?1 AND lot_id = ?2 AND revoked_us IS NULL",
+            params![id.to_string(), lot.to_string(), us(now)],
+        )
+        .map_err(map_err)?
+        == 1;
+    if revoked {
+        super::events::append(tx, event, now)?;
+    }
     device_where(
         tx,
         "id = ?1 AND lot_id = ?2",
         params![id.to_string(), lot.to_string()],
     )?
     .pop()
+    .map(|device| (device, revoked))
     .ok_or(StoreError::NotFound)
 }
 
@@ -616,11 +624,17 @@ fn acknowledge(
 
 #[async_trait]
 impl SensorStore for SqliteStore {
-    async fn insert_device(&self, device: DeviceRecord) -> Result<(), StoreError> {
+    async fn insert_device(
+        &self,
+        device: DeviceRecord,
+        event: DomainEvent,
+    ) -> Result<(), StoreError> {
         self.db()
             .writer()
-            .run(move |tx| insert_device(tx, &device))
-            .await
+            .run(move |tx| insert_device(tx, &device, &event))
+            .await?;
+        self.events_written().notify_one();
+        Ok(())
     }
 
     async fn list_devices(&self, lot_id: LotId) -> Result<Vec<DeviceRecord>, StoreError> {
@@ -641,11 +655,17 @@ impl SensorStore for SqliteStore {
         lot_id: LotId,
         id: Uuid,
         now: DateTime<Utc>,
+        event: DomainEvent,
     ) -> Result<DeviceRecord, StoreError> {
-        self.db()
+        let (device, revoked) = self
+            .db()
             .writer()
-            .run(move |tx| revoke_device(tx, lot_id, id, now))
-            .await
+            .run(move |tx| revoke_device(tx, lot_id, id, now, &event))
+            .await?;
+        if revoked {
+            self.events_written().notify_one();
+        }
+        Ok(device)
     }
 
     async fn device_by_key_hash(
@@ -892,7 +912,12 @@ mod tests {
             .expect("lot_seq");
         assert_eq!(seqs, vec![1, 2, 3], "consecutive per-lot numbers");
 
-        revoke_device(&f.conn, f.lot, f.device, Utc::now()).expect("revoke");
+        let event = DomainEvent::DeviceKeyRevoked {
+            device_id: f.device,
+            lot_id: f.lot,
+            by: UserId::new(),
+        };
+        revoke_device(&f.conn, f.lot, f.device, Utc::now(), &event).expect("revoke");
         let refused = apply(
             &f.conn,
             f.device,
