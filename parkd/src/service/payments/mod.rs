@@ -19,17 +19,17 @@
 //!
 //! No Stripe call runs inside a database transaction.
 //!
-//! The code is split the same way: `booking` starts a payment (and `pay`),
+//! The code is split the same way: `intents` starts a payment (and `pay`),
 //! `settle` settles one (and the webhook), `refunds` gives money back or asks
 //! for more when a booking changes, and `reading` lists and shows payments.
 //! Everything callers use is re-exported here.
 
-mod booking;
+mod intents;
 mod reading;
 mod refunds;
 mod settle;
 
-pub use booking::{check_chargeable, new_payment, pay, start_booking_payment};
+pub use intents::{check_chargeable, new_payment, pay, start_booking_payment};
 pub use reading::{
     latest, latest_of_each, list, payment_dto, reservation_payment, revenue_by_local_day,
 };

@@ -10,7 +10,7 @@ use parking_core::pricing::Quote;
 use tracing::{instrument, warn};
 use uuid::Uuid;
 
-use super::booking::open_intent;
+use super::intents::open_intent;
 use super::reading::refund_dto;
 use super::{
     ATTEMPTS, check_chargeable, gateway_error, load_payment, lost_race, new_payment, payment_dto,
