@@ -25,7 +25,8 @@ struct Prepaid {
     operator: Session,
 }
 
-async fn prepaid(rules: BookingRules) -> Prepaid {
+/// parkd configured for a fresh fake Stripe.
+async fn with_stripe() -> (TestApp, FakeStripe) {
     let stripe = FakeStripe::start(SECRET_KEY, WEBHOOK_SECRET).await;
     let base = stripe.url.clone();
     let app = TestApp::spawn_with(|c| {
@@ -34,6 +35,11 @@ async fn prepaid(rules: BookingRules) -> Prepaid {
         c.stripe.api_base = base;
     })
     .await;
+    (app, stripe)
+}
+
+async fn prepaid(rules: BookingRules) -> Prepaid {
+    let (app, stripe) = with_stripe().await;
     let tenant = app.tenant("Acme").await;
     let (lot, _) = app
         .lot(tenant, &[SpotKind::Regular, SpotKind::Regular], rules)
@@ -919,14 +925,7 @@ async fn listings_show_each_bookings_payment_and_the_secret_to_its_payer_only() 
 
 #[tokio::test]
 async fn a_lot_is_stored_with_its_payment_mode_in_the_same_write() {
-    let stripe = FakeStripe::start(SECRET_KEY, WEBHOOK_SECRET).await;
-    let base = stripe.url.clone();
-    let app = TestApp::spawn_with(|c| {
-        c.stripe.secret_key = Some(Secret::new(SECRET_KEY));
-        c.stripe.webhook_secret = Some(Secret::new(WEBHOOK_SECRET));
-        c.stripe.api_base = base;
-    })
-    .await;
+    let (app, _stripe) = with_stripe().await;
     let tenant = app.tenant("Acme").await;
     let operator = app
         .user("op@example.com", Role::Operator, Some(tenant))
@@ -967,6 +966,78 @@ async fn a_lot_is_stored_with_its_payment_mode_in_the_same_write() {
         .expect("json");
     assert_eq!(shown["payment_mode"], "prepaid");
     app.stop().await;
+}
+
+/// Everything logged while a test runs, at every level: the test's tokio
+/// runtime is single-threaded, so parkd's request and background tasks log
+/// on the test's thread, where the subscriber is the default.
+#[derive(Clone, Default)]
+struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Logs {
+    fn text(&self) -> String {
+        let bytes = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn no_secret_reaches_the_logs_at_any_level() {
+    let logs = Logs::default();
+    let sink = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || sink.clone())
+        .finish();
+    let _logging = tracing::subscriber::set_default(subscriber);
+    // Callsites registered before this subscriber existed cached "not
+    // interested" (the request span among them): ask them again.
+    tracing::callsite::rebuild_interest_cache();
+
+    let p = prepaid(policy()).await;
+    let session = p.app.login(&p.driver.email).await;
+    let (start, end) = window(3, 2);
+    let r = p.book(start, end).await;
+    let client_secret = r["payment"]["client_secret"]
+        .as_str()
+        .expect("a client secret")
+        .to_owned();
+    let intent = r["payment"]["intent_id"].as_str().expect("intent");
+    assert_eq!(p.stripe.complete(intent), 200);
+    let succeeded = p.last("payment_intent.succeeded");
+    assert_eq!(p.deliver(&succeeded).await.0, 200);
+    assert_eq!(cancel(&p, &r).await["reservation"]["status"], "cancelled");
+
+    let text = logs.text();
+    assert!(
+        text.contains("paid and confirmed") && text.contains("/api/v1/reservations"),
+        "the logs were captured: {text}"
+    );
+    for (what, secret) in [
+        ("the payer's client secret", client_secret.as_str()),
+        ("the Stripe secret key", SECRET_KEY),
+        ("the webhook signing secret", WEBHOOK_SECRET),
+        ("an access token", p.driver.access.as_str()),
+        ("a refresh token", session.refresh.as_str()),
+        ("a password", crate::helpers::PASSWORD),
+    ] {
+        assert!(!text.contains(secret), "{what} was logged");
+    }
 }
 
 #[tokio::test]
