@@ -150,8 +150,7 @@ fn load_config(common: &Common, serve: Option<&ServeArgs>) -> anyhow::Result<Con
 /// exit: dropping it flushes what is queued.
 fn init_logging(format: &str) -> tracing_appender::non_blocking::WorkerGuard {
     let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PARKD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = log_filter(std::env::var("PARKD_LOG").ok().as_deref());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer);
@@ -161,6 +160,23 @@ fn init_logging(format: &str) -> tracing_appender::non_blocking::WorkerGuard {
         builder.json().flatten_event(true).init();
     }
     guard
+}
+
+/// The log filter of `PARKD_LOG` (`info` when unset or unreadable).
+/// tokio-postgres logs every statement's parameters at debug — payment client
+/// secrets and token hashes among them — so it stays at info unless the
+/// filter names it.
+fn log_filter(spec: Option<&str>) -> tracing_subscriber::EnvFilter {
+    let spec = spec.unwrap_or("info");
+    let filter = tracing_subscriber::EnvFilter::try_new(spec)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    if spec.contains("tokio_postgres") {
+        return filter;
+    }
+    match "tokio_postgres=info".parse() {
+        Ok(quiet) => filter.add_directive(quiet),
+        Err(_) => filter,
+    }
 }
 
 /// An [`ApiError`] as one line for a person at a terminal: validation errors
@@ -322,5 +338,21 @@ async fn main() -> ExitCode {
             eprintln!("parkd: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_filter;
+
+    #[test]
+    fn postgres_statement_parameters_stay_out_of_debug_logs() {
+        let debug = log_filter(Some("debug")).to_string();
+        assert!(debug.contains("tokio_postgres=info"), "{debug}");
+        assert!(debug.contains("debug"), "{debug}");
+        assert!(log_filter(None).to_string().contains("tokio_postgres=info"));
+        // Asked for by name, it is the operator's choice.
+        let named = log_filter(Some("info,tokio_postgres=debug")).to_string();
+        assert!(!named.contains("tokio_postgres=info"), "{named}");
     }
 }
