@@ -71,11 +71,7 @@ fn lot_dto(state: &AppState, lot: &CoreLot) -> Lot {
     let wire = {
         let city = state.engine.read();
         match city.lot(lot.id) {
-            Ok(s) => Lot::from_core(
-                lot,
-                s.inventory.capacity().total(),
-                &s.inventory.availability_now(Utc::now()),
-            ),
+            Ok(s) => counted(s, Utc::now()),
             Err(_) => Lot::from_core(lot, 0, &KindCounts::default()),
         }
     };
