@@ -31,7 +31,6 @@ use crate::outbox::EventBus;
 use crate::service::payments::Payments;
 use crate::state::{AppState, Inner, RevokedTokens};
 use crate::store::interface::{Store, StoredEvent};
-use crate::store::payments::PaymentMode;
 use crate::store::postgres::{PgOptions, PgStore};
 use crate::store::sqlite::store::SqliteStore;
 use crate::store::sqlite::{SqliteDb, SqliteOptions, Synchronous};
@@ -127,7 +126,7 @@ pub async fn build_with_store(
     );
     let limits = Limits::new(&config.rate_limits);
     let payments =
-        Payments::new(&config.stripe, store.prepaid_lots().await?).map_err(StartError::Payments)?;
+        Payments::new(&config.stripe, snapshot.prepaid_lots()).map_err(StartError::Payments)?;
     Ok(AppState::new(Inner {
         revoked: RevokedTokens::from_list(&snapshot.revoked_access),
         pii: PiiCipher::new(secrets.pii_key()),
@@ -294,14 +293,7 @@ async fn reload_everything(
     };
     match state.store.snapshot(now).await {
         Ok(snapshot) => {
-            state.payments.replace_prepaid(
-                snapshot
-                    .lots
-                    .iter()
-                    .filter(|l| l.payment_mode == PaymentMode::Prepaid)
-                    .map(|l| l.lot.id)
-                    .collect(),
-            );
+            state.payments.replace_prepaid(snapshot.prepaid_lots());
             let covered = cluster.snapshot_seq();
             for (jti, expires_at) in &snapshot.revoked_access {
                 state.revoked.revoke(*jti, *expires_at, now);

@@ -208,6 +208,17 @@ pub struct Snapshot {
     pub revoked_access: Vec<(Uuid, DateTime<Utc>)>,
 }
 
+impl Snapshot {
+    /// The lots whose bookings are paid online (each lot carries its mode).
+    pub fn prepaid_lots(&self) -> Vec<LotId> {
+        self.lots
+            .iter()
+            .filter(|l| l.payment_mode == PaymentMode::Prepaid)
+            .map(|l| l.lot.id)
+            .collect()
+    }
+}
+
 /// The storage parkd runs on.
 #[async_trait]
 pub trait Store:

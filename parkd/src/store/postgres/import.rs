@@ -307,13 +307,15 @@ pub async fn migrate_data(
             copied[6] += 1;
         }
         // After the reservations: payments reference them.
-        let copied_payments = copy_payments(&tx, &data.payments, &source_lots).await?;
+        let copied_payments = copy_payments(&tx, &data.payments, &data.snapshot.lots).await?;
         let (cursors_expected, moved) = copy_cursors(&tx, &data.sensors, &data.events).await?;
         sensors_copied[3] = moved;
         (copied, copied_payments, sensors_copied, cursors_expected)
     })?;
     let mut reports = verify(&data, target, copied).await?;
-    reports.extend(verify_payments(&data.payments, target, &source_lots, copied_payments).await?);
+    reports.extend(
+        verify_payments(&data.payments, target, &data.snapshot.lots, copied_payments).await?,
+    );
     reports.extend(
         verify_sensors(
             &data.sensors,
@@ -472,7 +474,6 @@ async fn verify(
 
 /// The payments part of the source.
 struct PaymentsSource {
-    prepaid: BTreeSet<LotId>,
     payments: Vec<PaymentRecord>,
     refunds: Vec<RefundRecord>,
     webhooks: Vec<ProcessedWebhook>,
@@ -512,19 +513,10 @@ async fn read_payments(source: &dyn Store) -> Result<PaymentsSource, StoreError>
         webhooks.extend(batch);
     }
     Ok(PaymentsSource {
-        prepaid: source.prepaid_lots().await?.into_iter().collect(),
         payments,
         refunds,
         webhooks,
     })
-}
-
-fn mode_of(prepaid: &BTreeSet<LotId>, lot: LotId) -> PaymentMode {
-    if prepaid.contains(&lot) {
-        PaymentMode::Prepaid
-    } else {
-        PaymentMode::OnSite
-    }
 }
 
 /// A payment as compared: every field (the client secret too, which its
@@ -554,16 +546,15 @@ fn comparable_payment(p: &PaymentRecord) -> String {
 async fn copy_payments<C: GenericClient>(
     c: &C,
     data: &PaymentsSource,
-    source_lots: &[LotId],
+    source_lots: &[LotRecord],
 ) -> Result<[usize; 4], Failure> {
     let mut copied = [0usize; 4];
     for lot in source_lots {
-        let mode = mode_of(&data.prepaid, *lot);
         copied[0] += usize::try_from(
             execute(
                 c,
                 "UPDATE lots SET payment_mode = $2 WHERE id = $1 AND payment_mode <> $2",
-                &[&lot.as_uuid(), &mode.as_str()],
+                &[&lot.lot.id.as_uuid(), &lot.payment_mode.as_str()],
             )
             .await?,
         )
@@ -633,24 +624,32 @@ async fn copy_payments<C: GenericClient>(
 async fn verify_payments(
     data: &PaymentsSource,
     target: &PgStore,
-    source_lots: &[LotId],
+    source_lots: &[LotRecord],
     copied: [usize; 4],
 ) -> Result<Vec<TableReport>, StoreError> {
     let mut reports = Vec::new();
     let target_prepaid: BTreeSet<LotId> = target.prepaid_lots().await?.into_iter().collect();
-    let modes = |prepaid: &BTreeSet<LotId>| {
-        checksum(
-            source_lots
-                .iter()
-                .map(|lot| format!("{lot} {:?}", mode_of(prepaid, *lot))),
-        )
+    let target_mode = |lot: LotId| {
+        if target_prepaid.contains(&lot) {
+            PaymentMode::Prepaid
+        } else {
+            PaymentMode::OnSite
+        }
     };
     reports.push(TableReport {
         table: "payment_modes",
         source: source_lots.len(),
         copied: copied[0],
-        source_checksum: modes(&data.prepaid),
-        target_checksum: modes(&target_prepaid),
+        source_checksum: checksum(
+            source_lots
+                .iter()
+                .map(|l| format!("{} {:?}", l.lot.id, l.payment_mode)),
+        ),
+        target_checksum: checksum(
+            source_lots
+                .iter()
+                .map(|l| format!("{} {:?}", l.lot.id, target_mode(l.lot.id))),
+        ),
     });
     let mut payments_back = Vec::new();
     let mut refunds_back = Vec::new();
