@@ -128,8 +128,9 @@ impl Engine {
     /// already applied before committing, leaves the same state. An error
     /// means the event's booking collides with a booking in memory that has
     /// not committed (and will fail): the caller applies the event again later.
+    /// Only events that change the inventory take the write lock: users,
+    /// payments, alerts and device keys go by without stalling bookings.
     pub fn apply_event(&self, event: &StoredEvent, now: DateTime<Utc>) -> Result<(), EngineError> {
-        let mut city = self.write();
         match &event.payload {
             DomainEvent::ParkingSpotBooked {
                 reservation_id,
@@ -140,6 +141,7 @@ impl Engine {
                 status,
                 total,
             } => {
+                let mut city = self.write();
                 let Ok(lot) = city.lot_mut(*lot_id) else {
                     return Ok(()); // a lot this instance does not know yet: its reload brings it
                 };
@@ -179,7 +181,7 @@ impl Engine {
                 lot_id,
                 ..
             } => {
-                if let Ok(lot) = city.lot_mut(*lot_id) {
+                if let Ok(lot) = self.write().lot_mut(*lot_id) {
                     // Already gone is fine: the goal is that it is free.
                     let _ = lot.inventory.release(*reservation_id);
                 }
@@ -190,7 +192,7 @@ impl Engine {
                 in_service,
                 ..
             } => {
-                if let Ok(lot) = city.lot_mut(*lot_id) {
+                if let Ok(lot) = self.write().lot_mut(*lot_id) {
                     let _ = lot.inventory.set_in_service(*spot_id, *in_service);
                 }
             }
