@@ -26,7 +26,7 @@ use crate::store::payments::{
 };
 
 /// Stored data that does not parse: a bug or a hand-edited row.
-fn corrupt(what: &str, detail: impl std::fmt::Display) -> Failure {
+pub(super) fn corrupt(what: &str, detail: impl std::fmt::Display) -> Failure {
     Failure::Store(StoreError::Internal(format!("corrupt {what}: {detail}")))
 }
 

@@ -25,6 +25,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
+use super::rows::corrupt;
 use super::sql::{Listing, execute, query, query_one, query_opt};
 use super::store::PgStore;
 use super::{Failure, events, in_transaction};
@@ -46,10 +47,6 @@ fn blocking_at(n: u32) -> String {
 /// Bookings whose driver was (or may have been) on the spot: an occupancy
 /// lasting past their end is an overstay.
 const OCCUPYING: &str = "('confirmed', 'checked_in', 'completed')";
-
-fn corrupt(what: &str, detail: impl std::fmt::Display) -> Failure {
-    Failure::Store(StoreError::Internal(format!("corrupt {what}: {detail}")))
-}
 
 fn parse_kind(text: &str) -> Result<AlertKind, Failure> {
     parse_alert_kind(text).ok_or_else(|| corrupt("alert kind", text))
